@@ -5,10 +5,13 @@ Errors a user can fix (RtgenError) print one line and exit with code 2, never a 
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from rtgen import __version__
 from rtgen.commands import inspect_cmd, ports_cmd
+from rtgen.errors import RtgenError
 
 app = typer.Typer(
     name="rtgen",
@@ -32,5 +35,9 @@ def _root(
 
 
 def main() -> None:
-    """Console-script entry point (RtgenError already exits 2 with one line)."""
-    app()
+    """Console-script entry point: an RtgenError prints one line and exits 2."""
+    try:
+        app()
+    except RtgenError as exc:
+        typer.echo(f"rtgen: error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)

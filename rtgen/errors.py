@@ -1,21 +1,20 @@
 """Errors a user can cause and fix; the CLI prints them as one line and exits with code 2.
 
-RtgenError is a click exception, so any command (and typer's CliRunner in tests) turns it
-into ``rtgen: error: <one line>`` on stderr and exit code 2 without a traceback.
+``rtgen.cli.main`` catches RtgenError and prints ``rtgen: error: <one line>`` on stderr with
+exit code 2, never a traceback. (typer vendors its own click, so a click exception
+subclass would not be recognised: the catch is explicit.)
 """
 
 from __future__ import annotations
 
-import click
 
-
-class RtgenError(click.ClickException):
+class RtgenError(Exception):
     """A problem with the user's input (file, flag, port name): one line, no traceback."""
 
     exit_code = 2
 
-    def show(self, file=None) -> None:  # noqa: ANN001 - click's signature
-        click.echo(f"rtgen: error: {self.format_message()}", err=True, file=file)
+    def format_message(self) -> str:
+        return str(self).splitlines()[0] if str(self) else type(self).__name__
 
 
 class MidiFileError(RtgenError):

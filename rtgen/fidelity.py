@@ -9,7 +9,6 @@ from __future__ import annotations
 from bisect import bisect_left
 
 from rtgen.events import Note
-from rtgen.normalize import normalize_notes
 from rtgen.tokens import GRID_STEPS_PER_BEAT, decode_tokens, encode_notes
 
 HALF_STEP = 0.5 / GRID_STEPS_PER_BEAT
@@ -39,12 +38,7 @@ def recalled_notes(original: list[Note], decoded: list[Note]) -> int:
     return hits
 
 
-def encode_piece(notes: list[Note]) -> list[int]:
-    """The tokens rtgen trains on for a piece: normalized, then the file encoder."""
-    return encode_notes(normalize_notes(notes))
-
-
 def roundtrip(notes: list[Note]) -> tuple[list[int], int]:
     """(tokens, recalled note count) for one piece."""
-    tokens = encode_piece(notes)
+    tokens = encode_notes(notes)
     return tokens, recalled_notes(notes, decode_tokens(tokens))

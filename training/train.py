@@ -178,10 +178,41 @@ class Run:
         dist.broadcast(t, 0)
         return bool(t.item())
 
+    def _checkpoint(self, bits: float, minutes: float) -> None:
+        """Validate, save last (and best), append a metrics row."""
+        val = 0.0
+        if self.rank == 0:
+            val = validate(self.model, self.valid, self.device, self.cfg.batch)
+        improved = val < self.best
+        if improved:
+            self.best, self.bad_evals = val, 0
+        else:
+            self.bad_evals += 1
+        self._save(val, improved, minutes)
+        if self.rank != 0:
+            return
+        metrics = self.out / "metrics.csv"
+        new = not metrics.exists()
+        with open(metrics, "a", newline="") as fh:
+            wr = csv.writer(fh)
+            if new:
+                wr.writerow(["step", "tokens", "minutes", "lr", "train_bits", "valid_bits"])
+            lr = lr_at(self.step, self.cfg)
+            wr.writerow(
+                [
+                    self.step,
+                    self.tokens_seen(),
+                    f"{minutes:.2f}",
+                    f"{lr:.3e}",
+                    f"{bits:.4f}",
+                    f"{val:.4f}",
+                ]
+            )
+        tqdm.write(f"step {self.step}: valid {val:.4f} bits/token (best {self.best:.4f})")
+
     def train(self, stop_at: int = 0) -> None:
         cfg = self.cfg
         self.out.mkdir(parents=True, exist_ok=True)
-        metrics = self.out / "metrics.csv"
         t0, tok0 = time.perf_counter(), self.tokens_seen()
         bar = tqdm(
             total=cfg.max_steps,
@@ -198,45 +229,13 @@ class Run:
             elapsed = time.perf_counter() - t0
             if self.step % cfg.log_every == 0:
                 tps = (self.tokens_seen() - tok0) / max(elapsed, 1e-9)
-                bar.set_postfix(
-                    bits=f"{bits:.3f}", tok_s=f"{tps:,.0f}", lr=f"{lr_at(self.step, cfg):.1e}"
-                )
+                lr = lr_at(self.step, cfg)
+                bar.set_postfix(bits=f"{bits:.3f}", tok_s=f"{tps:,.0f}", lr=f"{lr:.1e}")
             minutes = self.minutes_before + elapsed / 60
             over_time = cfg.max_minutes > 0 and minutes >= cfg.max_minutes
             at_eval = self.step % cfg.eval_every == 0 or self.step == cfg.max_steps
             if at_eval or over_time or self.step == stop_at:
-                val = (
-                    validate(self.model, self.valid, self.device, cfg.batch)
-                    if self.rank == 0
-                    else 0.0
-                )
-                improved = val < self.best
-                if improved:
-                    self.best, self.bad_evals = val, 0
-                else:
-                    self.bad_evals += 1
-                self._save(val, improved, minutes)
-                if self.rank == 0:
-                    new = not metrics.exists()
-                    with open(metrics, "a", newline="") as fh:
-                        wr = csv.writer(fh)
-                        if new:
-                            wr.writerow(
-                                ["step", "tokens", "minutes", "lr", "train_bits", "valid_bits"]
-                            )
-                        wr.writerow(
-                            [
-                                self.step,
-                                self.tokens_seen(),
-                                f"{minutes:.2f}",
-                                f"{lr_at(self.step, cfg):.3e}",
-                                f"{bits:.4f}",
-                                f"{val:.4f}",
-                            ]
-                        )
-                    bar.write(
-                        f"step {self.step}: valid {val:.4f} bits/token (best {self.best:.4f})"
-                    )
+                self._checkpoint(bits, minutes)
                 early = self.bad_evals >= cfg.patience
                 stop = self._should_stop(early or over_time or self.step == stop_at)
         bar.close()

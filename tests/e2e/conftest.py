@@ -1,0 +1,101 @@
+"""End-to-end fixtures: a private JACK dummy server, so real MIDI ports work without a sound card.
+
+A test that asks for ``jack_server`` gets the ``jack`` marker (``-m "not jack"`` leaves it out).
+When JACK cannot start, the test is skipped with the reason, except under CI (``CI`` set and
+non-empty), where it fails: in CI an end-to-end test must never pass by skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+START_TIMEOUT_S = 5.0
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "jack_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.jack)
+
+
+def _unavailable(reason: str) -> None:
+    """Fail under CI, skip elsewhere; never returns."""
+    if os.environ.get("CI"):
+        pytest.fail(f"JACK is required in CI (CI is set): {reason}", pytrace=False)
+    pytest.skip(f"JACK unavailable: {reason}")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+def _wait_ready(name: str, proc: subprocess.Popen, env: dict[str, str]) -> bool:
+    """Poll until the server answers (jack_wait -c), giving up early if jackd exits."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        check = subprocess.run(
+            ["jack_wait", "-s", name, "-c"], env=env, capture_output=True, text=True, timeout=5
+        )
+        if "running" in check.stdout and "not running" not in check.stdout:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.fixture(scope="session")
+def jack_server() -> Iterator[str]:
+    """A JACK dummy server with a unique name (48 kHz, 64 frames: 1.33 ms periods).
+
+    While it runs, JACK_DEFAULT_SERVER names it in this process and in every subprocess.
+    Yields the server name.
+    """
+    missing = [tool for tool in ("jackd", "jack_wait") if shutil.which(tool) is None]
+    if missing:
+        _unavailable(f"{', '.join(missing)} not found (apt-get install jackd2)")
+    name = f"rtgentest-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, "JACK_DEFAULT_SERVER": name, "JACK_NO_AUDIO_RESERVATION": "1"}
+    log_path = Path(tempfile.gettempdir()) / f"{name}.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            ["jackd", "-n", name, "-d", "dummy", "-r", "48000", "-p", "64"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # a Ctrl-C in pytest does not hit jackd first
+        )
+    try:
+        if not _wait_ready(name, proc, env):
+            what = (
+                f"exited with code {proc.returncode}"
+                if proc.returncode is not None
+                else f"did not answer within {START_TIMEOUT_S:g} s"
+            )
+            _stop(proc)
+            tail = " | ".join(log_path.read_text(errors="replace").strip().splitlines()[-3:])
+            _unavailable(f"jackd -n {name} {what}: {tail}")
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("JACK_DEFAULT_SERVER", name)
+            mp.setenv("JACK_NO_AUDIO_RESERVATION", "1")
+            mp.setenv("JACK_NO_START_SERVER", "1")
+            yield name
+    finally:
+        _stop(proc)
+        log_path.unlink(missing_ok=True)

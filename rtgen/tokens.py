@@ -144,24 +144,41 @@ class StreamingEncoder:
     and a live keyboard (fed as notes arrive, with ``advance`` on each beat), so training data
     and live data are encoded by one code path.
 
+    Shifts are emitted lazily, just before the next note token: a gap is always split the
+    same way (``shifts_for``: SHIFT(48)s, then the rest), however often the clock ticked
+    during it. ``advance`` only moves the clock; ``pending`` shows the shifts that a token
+    played now would follow (a planner feeds them to the model speculatively, after a
+    snapshot, and rolls them back). Trailing silence after the last note-off emits nothing.
+
     A note-off that lands on its note-on's grid step is pushed one step later, so no note
     ever has zero length on the grid; later events never move back in time.
     """
 
-    step: int = 0  # grid step the token stream has reached
+    step: int = 0  # grid step the token stream has reached (shifts emitted up to here)
+    now: int = 0  # grid step the clock has reached (advance); the gap to ``step`` is pending
     role: Role | None = None
     velocity_bin: int | None = None
     sounding: dict[int, int] = field(default_factory=dict)  # pitch -> on step
 
     def advance(self, beat: float) -> list[int]:
-        """Emit the shifts that bring the stream up to ``beat`` (never backwards)."""
-        return self._advance_to_step(to_step(beat))
+        """Move the clock to ``beat`` (never backwards); emits no token, so returns [].
+
+        An eager SHIFT here would split gaps by beat (SHIFT(12) x 5) where a file encodes
+        SHIFT(48) SHIFT(12): live and training streams would drift apart.
+        """
+        self.now = max(self.now, to_step(beat))
+        return []
+
+    def pending(self) -> list[int]:
+        """Shifts (not yet emitted) from the stream's step up to the clock's ``now``."""
+        return shifts_for(max(0, self.now - self.step))
 
     def _advance_to_step(self, target: int) -> list[int]:
         if target <= self.step:
             return []
         out = shifts_for(target - self.step)
         self.step = target
+        self.now = max(self.now, target)
         return out
 
     def feed(self, event: NoteEvent) -> list[int]:

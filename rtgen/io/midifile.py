@@ -5,7 +5,8 @@ rules, each one a test:
 - type 0 and 1 files; all tracks and channels merged; time in beats = ticks / PPQ, so the
   tempo map only matters for seconds (kept for ``duration_s`` and for writing);
 - a note-on with velocity 0 is a note-off;
-- a second note-on for a sounding (channel, pitch) ends the first note there;
+- a second note-on for a sounding (channel, pitch) ends the first note there; two on the
+  same tick (a unison of two voices) are one note;
 - sustain pedal (CC64 >= 64) extends released notes until the pedal lifts, as an option;
 - drums (channel 10, index 9) are left out unless asked for;
 - truncated, empty, non-MIDI, drum-only and absurd-tempo files raise MidiFileError with a
@@ -92,6 +93,10 @@ class _TrackNotes:
     def on(self, ch: int, pitch: int, vel: int, tick: int) -> None:
         key = (ch, pitch)
         if key in self.open:
+            start, old_vel = self.open[key]
+            if start == tick:  # a unison of two voices in one track: one note, the louder
+                self.open[key] = (tick, max(vel, old_vel))
+                return
             self._end(key, tick)
         self.open[key] = (tick, vel)
 
@@ -131,7 +136,7 @@ def _tempo_map(mid: mido.MidiFile, path: Path) -> list[tuple[float, float]]:
                         f"(allowed {MIN_BPM:g}..{MAX_BPM:g})"
                     )
                 tempos.append((tick, bpm))
-    tempos.sort()
+    tempos.sort(key=lambda t: t[0])  # stable: of two changes at one tick the later wins
     ppq = mid.ticks_per_beat
     out = [(t / ppq, bpm) for t, bpm in tempos]
     if not out or out[0][0] > 0:
@@ -176,9 +181,7 @@ def read_midi(path: str | Path, options: ReadOptions | None = None) -> Piece:
         if drum_notes:
             raise MidiFileError(f"{path}: only drums (channel 10); use drums=True to keep them")
         raise MidiFileError(f"{path}: no notes")
-    notes = sorted(
-        Note(s / ppq, e / ppq, p, v, role, ch) for s, e, p, v, ch, role in raw
-    )
+    notes = sorted(Note(s / ppq, e / ppq, p, v, role, ch) for s, e, p, v, ch, role in raw)
     return Piece(notes=notes, tempos=tempos, title=path.stem, source=str(path))
 
 
@@ -211,8 +214,9 @@ def write_midi(
         now = 0
         for tick, is_on, pitch, vel in events:
             kind = "note_on" if is_on else "note_off"
-            track.append(mido.Message(kind, note=pitch, velocity=vel, channel=channel,
-                                      time=tick - now))
+            track.append(
+                mido.Message(kind, note=pitch, velocity=vel, channel=channel, time=tick - now)
+            )
             now = tick
         mid.tracks.append(track)
     mid.save(str(path))

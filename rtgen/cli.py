@@ -10,7 +10,7 @@ import sys
 import typer
 
 from rtgen import __version__
-from rtgen.commands import eval_cmd, inspect_cmd, ports_cmd
+from rtgen.commands import eval_cmd, export_cmd, info_cmd, inspect_cmd, ports_cmd
 from rtgen.errors import RtgenError
 
 app = typer.Typer(
@@ -23,6 +23,8 @@ app = typer.Typer(
 
 inspect_cmd.register(app)
 eval_cmd.register(app)
+export_cmd.register(app)
+info_cmd.register(app)
 ports_cmd.register(app)
 
 

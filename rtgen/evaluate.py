@@ -75,20 +75,22 @@ def _stepped_logits(model, tokens):  # noqa: ANN001, ANN202 - torch types, lazy 
 
 
 def find_baseline(model_path: Path) -> Path | None:
-    """The n-gram saved next to a model: ``<stem>.ngram.npz``, else ``ngram.npz``."""
-    for cand in (model_path.with_suffix(".ngram.npz"), model_path.parent / "ngram.npz"):
+    """The n-gram saved next to a model: ``<stem>.ngram.npz`` (an int8 model shares its fp32
+    twin's), else ``ngram.npz`` in the same folder."""
+    stem = model_path.name.split(".")[0]
+    for cand in (model_path.parent / f"{stem}.ngram.npz", model_path.parent / "ngram.npz"):
         if cand.is_file():
             return cand
     return None
 
 
-def make_scorer(path: Path):  # noqa: ANN201 - CheckpointScorer or OnnxScorer
+def make_scorer(path: Path):  # noqa: ANN201 - CheckpointScorer or SessionScorer
     """A scorer for a model file, chosen by its format."""
     path = Path(path)
     if not path.is_file():
         raise RtgenError(f"{path}: no such model file")
-    if path.suffix == ".onnx":
-        from rtgen.engine.session import OnnxScorer
+    if path.suffix in (".onnx", ".pt"):
+        from rtgen.engine.session import SessionScorer
 
-        return OnnxScorer(path)
+        return SessionScorer(path)  # steps through the daemon's session code
     return CheckpointScorer(path)

@@ -61,11 +61,14 @@ def register(app: typer.Typer) -> None:
     @app.command("eval")
     def eval_command(
         data: list[Path] = typer.Argument(..., help="MIDI files and/or folders (recursive)."),
-        model: Path = typer.Option(None, "--model", "-m",
-                                   help="Checkpoint (.ckpt) or ONNX model; default: bundled."),
-        baseline: Path = typer.Option(None, "--baseline",
-                                      help="n-gram baseline (.npz); default: the one saved "
-                                           "next to the model."),
+        model: Path = typer.Option(
+            None, "--model", "-m", help="Checkpoint (.ckpt) or ONNX model; default: bundled."
+        ),
+        baseline: Path = typer.Option(
+            None,
+            "--baseline",
+            help="n-gram baseline (.npz); default: the one saved next to the model.",
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     ) -> None:
         """Negative log-likelihood (bits per token and per note) of a model on MIDI files,
@@ -84,15 +87,21 @@ def register(app: typer.Typer) -> None:
             return
         for s in res["skipped_files"][:20]:
             typer.echo(f"skipped {s['reason']}")
-        typer.echo(f"{res['files']} files, {res['skipped']} skipped, {res['tokens']} tokens, "
-                   f"{res['notes']} notes")
+        typer.echo(
+            f"{res['files']} files, {res['skipped']} skipped, {res['tokens']} tokens, "
+            f"{res['notes']} notes"
+        )
         if res["nll_bits_per_token"] is None:
             return
-        typer.echo(f"model    {res['nll_bits_per_token']:.4f} bits/token  "
-                   f"{res['nll_bits_per_note']:.3f} bits/note  ({model_path.name})")
+        typer.echo(
+            f"model    {res['nll_bits_per_token']:.4f} bits/token  "
+            f"{res['nll_bits_per_note']:.3f} bits/note  ({model_path.name})"
+        )
         if res["baseline_nll_bits_per_token"] is not None:
-            typer.echo(f"baseline {res['baseline_nll_bits_per_token']:.4f} bits/token  "
-                       f"{res['baseline_nll_bits_per_note']:.3f} bits/note  (n-gram)")
+            typer.echo(
+                f"baseline {res['baseline_nll_bits_per_token']:.4f} bits/token  "
+                f"{res['baseline_nll_bits_per_note']:.3f} bits/note  (n-gram)"
+            )
             typer.echo(f"ratio    {res['ratio_to_baseline']:.3f} (model / baseline)")
         else:
             typer.echo("baseline: none found next to the model (use --baseline)")

@@ -1,4 +1,4 @@
-"""Rotary position embeddings, with angles computed in float64.
+"""Rotary position embeddings (torch side); the angle tables live in rtgen.ropetable.
 
 The step graph takes cos/sin of the current position as inputs, so a session that runs for
 hours (positions in the millions) keeps exact angles: float32 would lose them.
@@ -6,15 +6,9 @@ hours (positions in the millions) keeps exact angles: float32 would lose them.
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
-
-def rope_tables(positions: np.ndarray, head_dim: int, base: float = 10000.0) -> tuple:
-    """cos, sin of shape (len(positions), head_dim // 2), float32, computed in float64."""
-    inv = base ** (-np.arange(0, head_dim, 2, dtype=np.float64) / head_dim)
-    ang = np.outer(np.asarray(positions, dtype=np.float64), inv)
-    return np.cos(ang).astype(np.float32), np.sin(ang).astype(np.float32)
+from rtgen.ropetable import rope_tables  # noqa: F401 - re-exported for the models
 
 
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:

@@ -19,7 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rtgen.models.rope import apply_rope, rope_tables
+from rtgen.models.rope import apply_rope
+from rtgen.ropetable import rope_tables, step_inputs
 from rtgen.tokens import VOCAB_SIZE
 
 
@@ -113,14 +114,10 @@ class TransformerModel(nn.Module):
         return torch.zeros(shape), torch.zeros(shape), 0
 
     def step_inputs(self, pos: int) -> tuple[torch.Tensor, ...]:
-        """cos, sin (1, head_dim/2), write one-hot and attention bias (window,) for ``pos``."""
-        w = self.cfg.window
-        cos, sin = (torch.from_numpy(a) for a in rope_tables(np.array([pos]), self.head_dim))
-        write = torch.zeros(w)
-        write[pos % w] = 1.0
-        bias = torch.full((w,), float("-inf"))
-        bias[: min(pos + 1, w)] = 0.0  # slots fill in order 0..w-1, then wrap around
-        return cos, sin, write, bias
+        """cos, sin (1, head_dim/2), write one-hot and attention bias (window,) for ``pos``
+        (slots fill in order 0..window-1, then wrap around)."""
+        d = step_inputs(pos, self.cfg.window, self.head_dim)
+        return tuple(torch.from_numpy(d[k]) for k in ("cos", "sin", "write", "bias"))
 
     def step_raw(self, token, cos, sin, write, bias, k_cache, v_cache):  # noqa: ANN001
         """The exported step: token (b,) -> logits (b, vocab), caches (layers, b, h, w, hd)."""

@@ -1,0 +1,141 @@
+"""`rtgen export`: checkpoint -> ONNX (or TorchScript) step graph, with a parity check."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from enum import Enum
+from pathlib import Path
+
+import typer
+
+from rtgen.errors import RtgenError
+
+
+class Format(str, Enum):
+    onnx = "onnx"
+    torchscript = "torchscript"
+
+
+class Quantize(str, Enum):
+    int8 = "int8"
+
+
+def _update_onnx_meta(path: Path, extra: dict) -> None:
+    import onnx
+
+    from rtgen.export.onnx import META_KEY, set_metadata
+
+    graph = onnx.load(str(path))
+    meta = json.loads({p.key: p.value for p in graph.metadata_props}[META_KEY])
+    meta["export"] = {**meta.get("export", {}), **extra}
+    set_metadata(graph, meta)
+    onnx.save(graph, str(path))
+
+
+def _copy_baseline(ckpt: Path, out: Path) -> None:
+    """Keep the n-gram baseline next to the exported model, so rtgen eval finds it."""
+    from rtgen.evaluate import find_baseline
+
+    src = find_baseline(ckpt)
+    dst = out.parent / f"{out.name.split('.')[0]}.ngram.npz"
+    if src is not None and src.resolve() != dst.resolve():
+        shutil.copyfile(src, dst)
+
+
+def run_export(
+    ckpt: Path, out: Path | None, fmt: Format, quantize: Quantize | None, opset: int, force: bool
+) -> dict:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise RtgenError("rtgen export needs torch: pip install 'rtgen[train]'") from None
+    from rtgen.export.verify import FP32_TOLERANCE, INT8_MIN_AGREEMENT, parity
+    from rtgen.models.checkpoint import load_model
+
+    model, meta = load_model(ckpt)
+    suffix = ".onnx" if fmt == Format.onnx else ".pt"
+    out = out or ckpt.with_suffix(suffix)
+    meta = {**meta, "export": {"format": fmt.value, "opset": opset, "source": ckpt.name}}
+    if fmt == Format.onnx:
+        from rtgen.export.onnx import export_onnx
+
+        export_onnx(model, meta, out, opset)
+    else:
+        from rtgen.export.torchscript import DEPRECATION_NOTE, export_torchscript
+
+        typer.echo(DEPRECATION_NOTE, err=True)
+        export_torchscript(model, meta, out)
+    from rtgen.engine.session import TorchSession
+
+    ref = TorchSession(model, meta)
+    _copy_baseline(ckpt, out)
+    fp32 = parity(ref, out)
+    report = {"output": str(out), "format": fmt.value, "parity": fp32.as_dict()}
+    typer.echo(
+        f"wrote {out}: parity over {fp32.steps} teacher-forced steps, "
+        f"max |logit diff| {fp32.max_abs_diff:.2e} (limit {FP32_TOLERANCE:.0e})"
+    )
+    if fp32.max_abs_diff > FP32_TOLERANCE:
+        out.unlink()
+        raise RtgenError(
+            f"parity check failed: max |logit diff| {fp32.max_abs_diff:.2e} > "
+            f"{FP32_TOLERANCE:.0e}; nothing written"
+        )
+    if fmt == Format.onnx:
+        _update_onnx_meta(out, {"parity_max_abs_diff": fp32.max_abs_diff})
+    if quantize is None:
+        return report
+    if fmt != Format.onnx:
+        raise RtgenError("--quantize int8 applies to ONNX exports only")
+    from rtgen.export.quantize import quantize_int8
+
+    q_out = out.with_name(out.stem + ".int8.onnx")
+    ops = quantize_int8(out, q_out)
+    q = parity(ref, q_out)
+    report["int8"] = {"output": str(q_out), **q.as_dict(), "ops": ops}
+    typer.echo(
+        f"wrote {q_out}: top-1 agreement {q.top1_agreement:.2%}, mean KL "
+        f"{q.mean_kl:.2e} nats against fp32 ({q.steps} steps)"
+    )
+    if q.top1_agreement < INT8_MIN_AGREEMENT and not force:
+        q_out.unlink()
+        raise RtgenError(
+            f"int8 top-1 agreement {q.top1_agreement:.2%} is under "
+            f"{INT8_MIN_AGREEMENT:.0%}; int8 file removed (use --force to keep)"
+        )
+    _update_onnx_meta(
+        q_out, {"quantized": "int8", "top1_agreement": q.top1_agreement, "mean_kl": q.mean_kl}
+    )
+    return report
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("export")
+    def export_command(
+        ckpt: Path = typer.Argument(..., help="A checkpoint (.ckpt) from training.train."),
+        out: Path = typer.Option(None, "-o", "--out", help="Output file (default: CKPT.onnx)."),
+        fmt: Format = typer.Option(
+            Format.onnx,
+            "--format",
+            help="onnx (default) or torchscript (deprecated by PyTorch; legacy).",
+        ),
+        quantize: Quantize = typer.Option(
+            None,
+            "--quantize",
+            help="Also write an int8 model (OUT.int8.onnx) and report its agreement.",
+        ),
+        opset: int = typer.Option(18, "--opset", help="ONNX opset version."),
+        force: bool = typer.Option(
+            False, "--force", help="Keep an int8 model under 95% top-1 agreement with fp32."
+        ),
+        as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    ) -> None:
+        """Export a checkpoint's step graph for the daemon, then check it: 512 teacher-forced
+        steps on held-out tokens must match the checkpoint within 1e-4 (fp32); int8 reports
+        top-1 agreement and KL against fp32 and is refused under 95% agreement."""
+        if not ckpt.is_file():
+            raise RtgenError(f"{ckpt}: no such file")
+        report = run_export(ckpt, out, fmt, quantize, opset, force)
+        if as_json:
+            typer.echo(json.dumps(report))

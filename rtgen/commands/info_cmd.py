@@ -1,0 +1,96 @@
+"""`rtgen info`: what a model file says about itself, and what this machine can run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from rtgen.assets import default_model
+from rtgen.errors import RtgenError
+
+
+def model_info(path: Path) -> dict:
+    if not path.is_file():
+        raise RtgenError(f"{path}: no such file")
+    if path.suffix == ".onnx":
+        from rtgen.engine.session import read_onnx_meta
+
+        meta, fmt = read_onnx_meta(path), "onnx"
+        if meta.get("export", {}).get("quantized"):
+            fmt = f"onnx ({meta['export']['quantized']})"
+    elif path.suffix == ".ckpt":
+        try:
+            from rtgen.models.checkpoint import read_checkpoint
+        except ImportError:
+            raise RtgenError(f"{path}: reading a checkpoint needs torch") from None
+        blob = read_checkpoint(path)
+        meta = {k: v for k, v in blob.items() if k not in ("state_dict", "train_state")}
+        fmt = "checkpoint"
+    elif path.suffix == ".pt":
+        from rtgen.engine.session import TorchScriptSession
+
+        meta, fmt = TorchScriptSession(path).meta, "torchscript (deprecated)"
+    else:
+        raise RtgenError(f"{path}: unknown model format (expected .onnx, .ckpt or .pt)")
+    try:
+        import onnxruntime as ort
+
+        providers = ort.get_available_providers()
+    except ImportError:
+        providers = []
+    vocab = meta.get("vocab", {})
+    return {
+        "path": str(path),
+        "format": fmt,
+        "kind": meta.get("kind"),
+        "parameters": meta.get("parameters"),
+        "config": meta.get("config"),
+        "vocab_version": vocab.get("version"),
+        "vocab_size": vocab.get("size"),
+        "grid_steps_per_beat": meta.get("grid_steps_per_beat"),
+        "data": meta.get("data"),
+        "metrics": meta.get("metrics"),
+        "export": meta.get("export"),
+        "code_version": meta.get("code_version"),
+        "providers_available": providers,
+    }
+
+
+def _print(info: dict) -> None:
+    data, metrics = info["data"] or {}, info["metrics"] or {}
+    lines = [
+        f"model      {info['path']}",
+        f"format     {info['format']}",
+        f"kind       {info['kind']}  ({info['parameters']:,} parameters)"
+        if info["parameters"]
+        else f"kind       {info['kind']}",
+        f"config     {json.dumps(info['config'])}",
+        f"vocabulary {info['vocab_version']} ({info['vocab_size']} tokens), "
+        f"grid {info['grid_steps_per_beat']} steps per beat",
+        f"data       {data.get('source', '?')}: {data.get('pieces', '?')} pieces, "
+        f"{data.get('tokens', '?')} tokens",
+        "metrics    "
+        + ", ".join(
+            f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()
+        ),
+    ]
+    if info["export"]:
+        lines.append(f"export     {json.dumps(info['export'])}")
+    lines.append(f"providers  {', '.join(info['providers_available']) or 'none (no onnxruntime)'}")
+    typer.echo("\n".join(lines))
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("info")
+    def info_command(
+        model: Path = typer.Argument(
+            None, help="Model file (.onnx, .ckpt, .pt); default: the bundled model."
+        ),
+        as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    ) -> None:
+        """Show a model's self-description (format, kind, parameters, vocabulary, grid,
+        training data, metrics, export parity) and the execution providers available here."""
+        info = model_info(model or default_model())
+        typer.echo(json.dumps(info)) if as_json else _print(info)

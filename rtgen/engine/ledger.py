@@ -1,0 +1,137 @@
+"""NoteLedger: which notes are sounding, from the raw messages actually sent.
+
+Every note-on that reaches a port is recorded here, so every exit path can end it:
+:meth:`NoteLedger.panic_messages` gives a note-off for each sounding note, then CC64=0
+(sustain off) and CC123 (all notes off) on every channel ever used, and empties the ledger.
+
+Notes are counted per (channel, pitch): two note-ons of one pitch with one note-off between
+them leave one sounding, and the panic sends two note-offs for two. MIDI cannot say which
+voice a note-off ends (most synths end all voices of that pitch), so counting errs towards an
+extra, harmless note-off, never towards a hanging note.
+
+Thread-safe. The lock is re-entrant because a Python signal handler runs on the main thread
+between bytecodes and may call the panic while the main thread is inside :meth:`record`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+Message = tuple[int, ...]
+
+NOTE_OFF = 0x80
+NOTE_ON = 0x90
+CONTROL_CHANGE = 0xB0
+CC_SUSTAIN = 64
+CC_ALL_SOUND_OFF = 120
+CC_ALL_NOTES_OFF = 123
+
+
+def note_on(channel: int, pitch: int, velocity: int) -> Message:
+    return (NOTE_ON | channel, pitch, velocity)
+
+
+def note_off(channel: int, pitch: int) -> Message:
+    return (NOTE_OFF | channel, pitch, 0)
+
+
+def control_change(channel: int, control: int, value: int) -> Message:
+    return (CONTROL_CHANGE | channel, control, value)
+
+
+def is_note_on(message: Message) -> bool:
+    """A note-on with velocity > 0 (a note-on with velocity 0 is a note-off)."""
+    return len(message) >= 3 and message[0] & 0xF0 == NOTE_ON and message[2] > 0
+
+
+def is_note_off(message: Message) -> bool:
+    """A note-off, or a note-on with velocity 0."""
+    if len(message) < 3:
+        return False
+    kind = message[0] & 0xF0
+    return kind == NOTE_OFF or (kind == NOTE_ON and message[2] == 0)
+
+
+def channel_of(message: Message) -> int | None:
+    """The channel (0..15) of a channel-voice message; None for system messages."""
+    if not message or not 0x80 <= message[0] < 0xF0:
+        return None
+    return message[0] & 0x0F
+
+
+class NoteLedger:
+    """Sounding notes per (channel, pitch), with counts; channels ever sent to."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._notes: Counter[tuple[int, int]] = Counter()
+        self._channels: set[int] = set()
+
+    def record(self, message: Message) -> None:
+        """Update from one message that was sent to the port."""
+        channel = channel_of(message)
+        if channel is None:
+            return
+        with self._lock:
+            self._channels.add(channel)
+            if is_note_on(message):
+                self._notes[(channel, message[1])] += 1
+            elif is_note_off(message):
+                key = (channel, message[1])
+                if self._notes[key] > 1:
+                    self._notes[key] -= 1
+                else:
+                    self._notes.pop(key, None)
+            elif self._ends_channel(message):
+                for key in [k for k in self._notes if k[0] == channel]:
+                    del self._notes[key]
+
+    @staticmethod
+    def _ends_channel(message: Message) -> bool:
+        return (
+            len(message) >= 2
+            and message[0] & 0xF0 == CONTROL_CHANGE
+            and message[1] in (CC_ALL_SOUND_OFF, CC_ALL_NOTES_OFF)
+        )
+
+    def sounding(self) -> set[tuple[int, int]]:
+        """The (channel, pitch) pairs with at least one note sounding."""
+        with self._lock:
+            return set(self._notes)
+
+    def count(self, channel: int, pitch: int) -> int:
+        """How many note-ons of this pitch on this channel are not yet ended."""
+        with self._lock:
+            return self._notes.get((channel, pitch), 0)
+
+    def channels_used(self) -> set[int]:
+        """Every channel any channel-voice message was ever sent to."""
+        with self._lock:
+            return set(self._channels)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return sum(self._notes.values())
+
+    def panic_messages(self, hard: bool = False) -> list[Message]:
+        """Note-offs for every sounding note, then per channel used CC64=0 and CC123.
+
+        ``hard`` adds CC120 (all sound off: also cuts release tails and reverb). The ledger
+        is empty afterwards; the channels stay known, so a later panic resets them again.
+        """
+        with self._lock:
+            offs = [
+                note_off(channel, pitch)
+                for (channel, pitch), n in sorted(self._notes.items())
+                for _ in range(n)
+            ]
+            self._notes.clear()
+            channels = sorted(self._channels)
+        resets: list[Message] = []
+        for channel in channels:
+            resets.append(control_change(channel, CC_SUSTAIN, 0))
+            resets.append(control_change(channel, CC_ALL_NOTES_OFF, 0))
+            if hard:
+                resets.append(control_change(channel, CC_ALL_SOUND_OFF, 0))
+        return offs + resets

@@ -1,0 +1,373 @@
+"""Scheduler: sends timed MIDI messages at absolute deadlines, and ends every note it started.
+
+    sched = Scheduler(port, MonotonicClock())
+    sched.start()                                   # the send thread
+    sched.schedule_note(t_on, t_off, channel=0, pitch=60, velocity=90)
+    sched.cancel_from(t_barge_in, channel=0)        # the player came back in
+    sched.stop()                                    # panic + flush before the port closes
+
+Invariants:
+
+- Deadlines are absolute clock times (ns). Nothing is scheduled in the past: ``schedule`` and
+  ``schedule_note`` refuse a deadline earlier than ``clock.now_ns()`` and count it in
+  ``stats.rejected_past``. The one exception is a note-off for a note that is sounding: it is
+  moved to now, because a note-off that ends a sounding note is never lost.
+- Messages go out in deadline order; at equal deadlines note-offs, then other messages (CCs,
+  program changes), then note-ons, so a repeated pitch is re-struck, not cut.
+- Every message sent goes through the :class:`NoteLedger`; ``panic`` ends what it holds.
+- Sending happens under the scheduler's lock, so a panic can never interleave with a send and
+  miss a note-on. ``port.send`` must therefore be quick (rtmidi's is: it only enqueues).
+- The send thread runs no model code: the planner thread only calls ``schedule*`` and
+  ``cancel_from``, which take the lock for microseconds.
+- Any exception in the send thread is kept in ``error``, logged, followed by a best-effort
+  panic and ``on_error(exc)`` (called on the send thread); then the thread ends.
+
+The thread waits on a :class:`threading.Condition` (so a newly scheduled, earlier event wakes
+it) until ``guard_ns`` before the next deadline, then in ``clock.sleep_until`` slices of at most
+``slice_ns`` (re-checking the queue between slices) until the deadline. With a FakeClock drive
+the scheduler with :meth:`Scheduler.run_due` instead of the thread: the condition waits in real
+time.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from rtgen.engine.ledger import (
+    NoteLedger,
+    channel_of,
+    is_note_off,
+    is_note_on,
+    note_off,
+    note_on,
+)
+from rtgen.engine.portproto import Message, OutputPort
+
+log = logging.getLogger("rtgen.scheduler")
+
+# Order at equal deadlines: note-offs, then anything else, then note-ons.
+_RANK_OFF, _RANK_OTHER, _RANK_ON = 0, 1, 2
+_NO_NOTE = -1  # note id of a message scheduled with schedule(), not schedule_note()
+
+# (t_ns, rank, seq, message, note_id): seq is unique, so message is never compared.
+_Entry = tuple[int, int, int, Message, int]
+
+
+class SchedulerClock(Protocol):
+    """What the scheduler needs from a clock (engine.clock's MonotonicClock and FakeClock)."""
+
+    def now_ns(self) -> int: ...
+
+    def sleep_until(self, t_ns: int) -> None: ...
+
+
+@dataclass
+class SchedulerStats:
+    """Counters of what was sent and missed; read them from any thread."""
+
+    sent: int = 0  # messages sent from the queue (panic messages not included)
+    late: int = 0  # sent later than late_tolerance_ns after their deadline
+    max_late_ns: int = 0
+    rejected_past: int = 0  # schedule calls refused: the deadline had already passed
+    dropped: int = 0  # queued messages discarded unsent (cancel_from, panic)
+    recent_late_ns: deque[int] = field(default_factory=lambda: deque(maxlen=1024))
+
+    def as_dict(self) -> dict[str, int]:
+        """The counters, without the recent lateness samples."""
+        return {
+            "sent": self.sent,
+            "late": self.late,
+            "max_late_ns": self.max_late_ns,
+            "rejected_past": self.rejected_past,
+            "dropped": self.dropped,
+        }
+
+
+def _rank(message: Message) -> int:
+    if is_note_off(message):
+        return _RANK_OFF
+    return _RANK_ON if is_note_on(message) else _RANK_OTHER
+
+
+def _check_message(message: Message) -> Message:
+    message = tuple(int(b) for b in message)
+    if not message or not 0x80 <= message[0] <= 0xFF or any(not 0 <= b <= 0xFF for b in message):
+        raise ValueError(f"not a raw MIDI message: {message!r}")
+    return message
+
+
+class Scheduler:
+    """An absolute-deadline queue of MIDI messages, a note ledger, a send thread, a panic."""
+
+    def __init__(
+        self,
+        port: OutputPort,
+        clock: SchedulerClock,
+        ledger: NoteLedger | None = None,
+        late_tolerance_ns: int = 2_000_000,
+        flush_s: float = 0.005,
+        on_error: Callable[[BaseException], None] | None = None,
+        slice_ns: int = 1_000_000,
+        guard_ns: int = 3_000_000,
+    ) -> None:
+        self.port = port
+        self.clock = clock
+        self.ledger = ledger if ledger is not None else NoteLedger()
+        self.late_tolerance_ns = late_tolerance_ns
+        self.flush_s = flush_s  # ~2 JACK periods: panic messages reach the port before close
+        self.on_error = on_error
+        self.slice_ns = slice_ns
+        self.guard_ns = guard_ns
+        self.stats = SchedulerStats()
+        self.error: BaseException | None = None
+        self._heap: list[_Entry] = []
+        self._seq = 0
+        # RLock: a signal handler (main thread) may panic while the main thread holds it.
+        self._cond = threading.Condition(threading.RLock())
+        self._thread: threading.Thread | None = None
+        self._stop_requested = False
+        self._running = False
+
+    # -- queueing (any thread) --------------------------------------------------------------
+
+    def schedule(self, t_ns: int, message: Message) -> bool:
+        """Queue ``message`` for ``t_ns``; False (counted) if ``t_ns`` is already past.
+
+        A past note-off for a (channel, pitch) that is sounding is sent now instead.
+        """
+        message = _check_message(message)
+        with self._cond:
+            now = self.clock.now_ns()
+            if t_ns < now:
+                channel = channel_of(message)
+                if not (is_note_off(message) and self.ledger.count(channel, message[1])):
+                    self.stats.rejected_past += 1
+                    return False
+                t_ns = now
+            self._push(t_ns, message, _NO_NOTE)
+            self._cond.notify()
+        return True
+
+    def schedule_note(
+        self, t_on: int, t_off: int, channel: int, pitch: int, velocity: int
+    ) -> bool:
+        """Queue a note-on at ``t_on`` and its note-off at ``t_off`` as one note.
+
+        False (counted in ``stats.rejected_past``) if ``t_on`` is already past; nothing is
+        queued then. ``cancel_from`` knows the two belong together.
+        """
+        if not (0 <= channel <= 15 and 0 <= pitch <= 127 and 1 <= velocity <= 127):
+            raise ValueError(f"bad note: channel={channel} pitch={pitch} velocity={velocity}")
+        if t_off <= t_on:
+            raise ValueError(f"note-off at {t_off} is not after its note-on at {t_on}")
+        with self._cond:
+            if t_on < self.clock.now_ns():
+                self.stats.rejected_past += 1
+                return False
+            note_id = self._seq
+            self._push(t_on, note_on(channel, pitch, velocity), note_id)
+            self._push(t_off, note_off(channel, pitch), note_id)
+            self._cond.notify()
+        return True
+
+    def _push(self, t_ns: int, message: Message, note_id: int) -> None:
+        heapq.heappush(self._heap, (t_ns, _rank(message), self._seq, message, note_id))
+        self._seq += 1
+
+    def cancel_from(self, t_ns: int, channel: int | None = None) -> int:
+        """Barge-in: end the plan at ``t_ns`` (on ``channel``, or all channels if None).
+
+        Drops queued note-ons due at or after ``t_ns``, and the note-offs of notes scheduled
+        with ``schedule_note`` whose note-on was dropped. Every other queued note-off due
+        after ``t_ns`` is moved to ``max(t_ns, now)``: notes already sounding (or starting
+        before ``t_ns``) end then and never hang. Other messages (CCs) are kept as they are.
+        Returns the number of messages dropped.
+        """
+        with self._cond:
+            end = max(t_ns, self.clock.now_ns())
+            dropped_notes: set[int] = set()
+            kept: list[_Entry] = []
+            for entry in self._heap:
+                t, rank, _, message, note_id = entry
+                if rank == _RANK_ON and t >= t_ns and self._on(message, channel):
+                    if note_id != _NO_NOTE:
+                        dropped_notes.add(note_id)
+                    continue
+                kept.append(entry)
+            heap: list[_Entry] = []
+            for entry in kept:
+                t, rank, seq, message, note_id = entry
+                if note_id in dropped_notes:
+                    continue
+                if rank == _RANK_OFF and t > end and self._on(message, channel):
+                    entry = (end, rank, seq, message, note_id)
+                heap.append(entry)
+            dropped = len(self._heap) - len(heap)
+            heapq.heapify(heap)
+            self._heap = heap
+            self.stats.dropped += dropped
+            self._cond.notify()
+        return dropped
+
+    @staticmethod
+    def _on(message: Message, channel: int | None) -> bool:
+        return channel is None or channel_of(message) == channel
+
+    def pending(self) -> int:
+        """How many messages are queued."""
+        with self._cond:
+            return len(self._heap)
+
+    def queued(self) -> list[tuple[int, Message]]:
+        """A snapshot of the queue as ``(t_ns, message)`` in the order it would be sent."""
+        with self._cond:
+            return [(e[0], e[3]) for e in sorted(self._heap)]
+
+    def next_deadline(self) -> int | None:
+        """The earliest queued deadline, or None when the queue is empty."""
+        with self._cond:
+            return self._heap[0][0] if self._heap else None
+
+    # -- sending ----------------------------------------------------------------------------
+
+    def run_due(self, now_ns: int) -> int:
+        """Send every message due at ``now_ns`` in deadline order; returns how many were sent.
+
+        The send thread calls this; tests call it directly with a fake clock's time. An
+        exception from the port propagates; the message that raised is not retried (a
+        failed note-off stays in the ledger, so the panic still ends that note).
+        """
+        sent = 0
+        with self._cond:
+            heap, stats = self._heap, self.stats
+            while heap and heap[0][0] <= now_ns:
+                t_ns, _, _, message, _ = heapq.heappop(heap)
+                self.port.send(message)
+                self.ledger.record(message)
+                sent += 1
+                late = now_ns - t_ns
+                stats.sent += 1
+                stats.recent_late_ns.append(late)
+                if late > self.late_tolerance_ns:
+                    stats.late += 1
+                if late > stats.max_late_ns:
+                    stats.max_late_ns = late
+        return sent
+
+    def panic(self, hard: bool = False) -> int:
+        """Clear the queue, send the ledger's panic messages now, flush; returns how many sent.
+
+        Best effort: a message the port refuses is logged and skipped. ``hard`` adds CC120.
+        Then waits ``flush_s`` (real time) so a port closed right after loses nothing.
+        """
+        sent = 0
+        with self._cond:
+            self.stats.dropped += len(self._heap)
+            self._heap.clear()
+            messages = self.ledger.panic_messages(hard=hard)
+            failures = 0
+            for message in messages:
+                try:
+                    self.port.send(message)
+                    sent += 1
+                except Exception as exc:  # the port may be gone: keep trying the rest
+                    failures += 1
+                    if failures == 1:
+                        log.warning("panic: port %r refused %r: %s", self.port.name, message, exc)
+            if failures:
+                log.warning("panic: %d of %d messages not sent", failures, len(messages))
+        if self.flush_s > 0:
+            time.sleep(self.flush_s)
+        return sent
+
+    # -- the send thread --------------------------------------------------------------------
+
+    @property
+    def is_running(self) -> bool:
+        """True while the send thread is sending (False once it stopped or failed)."""
+        return self._running
+
+    def start(self) -> None:
+        """Start the send thread (a daemon: call :meth:`stop` on every exit path)."""
+        with self._cond:
+            if self._thread is not None and self._thread.is_alive():
+                raise RuntimeError("scheduler already running")
+            self._stop_requested = False
+            self._running = True
+            self._thread = threading.Thread(target=self._loop, name="rtgen-scheduler", daemon=True)
+            self._thread.start()
+
+    def stop(self, panic: bool = True, hard: bool = False, timeout_s: float = 2.0) -> None:
+        """Stop the send thread, then (by default) panic and flush.
+
+        With ``panic=False`` the queue is kept (``start`` or ``run_due`` can send it later).
+        Safe to call twice, without ``start``, and from ``on_error``.
+        """
+        with self._cond:
+            self._stop_requested = True
+            self._cond.notify_all()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout_s)
+            if thread.is_alive():
+                log.error("scheduler thread did not stop within %.1f s", timeout_s)
+        self._running = False
+        if panic:
+            self.panic(hard=hard)
+
+    def __enter__(self) -> Scheduler:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def _loop(self) -> None:
+        try:
+            while self._wait_for_due():
+                self.run_due(self.clock.now_ns())
+        except Exception as exc:
+            self._fail(exc)
+        finally:
+            self._running = False
+
+    def _wait_for_due(self) -> bool:
+        """Block until the earliest deadline has come; False when asked to stop."""
+        while True:
+            with self._cond:
+                if self._stop_requested:
+                    return False
+                if not self._heap:
+                    self._cond.wait(0.1)
+                    continue
+                next_t = self._heap[0][0]
+                now = self.clock.now_ns()
+                if next_t <= now:
+                    return True
+                if next_t - now > self.guard_ns:
+                    # Woken early by schedule()/stop(); re-check then.
+                    self._cond.wait((next_t - now - self.guard_ns) / 1e9)
+                    continue
+            # Near the deadline: precise sleep, in slices so an earlier event is not missed.
+            self.clock.sleep_until(min(next_t, now + self.slice_ns))
+
+    def _fail(self, exc: Exception) -> None:
+        self.error = exc
+        self._running = False
+        log.error("scheduler stopped by %s: %s", type(exc).__name__, exc, exc_info=exc)
+        try:
+            self.panic()
+        except Exception:
+            log.exception("panic after a scheduler error failed")
+        if self.on_error is not None:
+            try:
+                self.on_error(exc)
+            except Exception:
+                log.exception("scheduler on_error callback failed")

@@ -18,14 +18,17 @@ drawn. In order of precedence, when two of them conflict:
    started before this step (the encoder never writes a zero-length note). A SHIFT that would
    carry a sounding note past its length limit is masked. PAD, BOS, EOS and ROLE are never
    drawn (the planner writes roles itself).
-3. Grammar of the training data (tokens.StreamingEncoder): VELOCITY only where a NOTE_ON may
-   follow and only for a bin that differs from the current one; right after a VELOCITY only a
-   NOTE_ON. This also keeps the sampler from spinning on VELOCITY tokens, which advance nothing.
-4. Minimum density, a soft rule. While the beat has fewer than ``min_notes_per_beat``
-   note-ons, SHIFTs that reach the next beat are masked, so the model has to play. It yields
-   (the SHIFTs come back) when neither a NOTE_ON nor a NOTE_OFF is allowed now, e.g. every
-   voice is in use by notes struck on this very step: the beat then ends under-filled rather
-   than the sampler stalling.
+3. Grammar of the training data (tokens.StreamingEncoder: SHIFT* [ROLE] [VELOCITY] NOTE_ON).
+   VELOCITY only where a NOTE_ON may follow and only for a bin that differs from the current
+   one; right after a VELOCITY only a NOTE_ON; right after a ROLE only a VELOCITY or NOTE_ON
+   (so the planner writes ROLE(model) just before the model's note, not before a gap). This
+   also keeps the sampler from spinning on VELOCITY tokens, which advance nothing.
+4. Minimum density. With ``min_notes_per_beat`` > 0 no SHIFT may jump past the next beat
+   (that beat would be skipped empty), and while this beat has fewer note-ons than the
+   minimum no SHIFT may reach the next beat at all, so the model has to play. The second part
+   is soft: it yields (SHIFTs into the next beat come back) when neither a NOTE_ON nor a
+   NOTE_OFF is allowed now, e.g. every voice is held by a note struck on this very step; the
+   beat then ends under-filled rather than the sampler stalling.
 
 If the mask leaves nothing (only possible with a hand-built, inconsistent state), ``sample``
 returns ``safe_token``: a NOTE_OFF for the oldest sounding note, else SHIFT(1).
@@ -144,6 +147,7 @@ class GenState:
     steps_since_on: int = 0  # grid steps since the last model note-on
     velocity_bin: int | None = None  # bin of the last VELOCITY token, None before any
     after_velocity: bool = False  # the last token was a VELOCITY (a NOTE_ON must follow)
+    after_role: bool = False  # the last token was a ROLE (a VELOCITY or NOTE_ON must follow)
     role: Role = Role.MODEL  # whose notes the stream holds now
 
     @property
@@ -157,7 +161,7 @@ class GenState:
     def update(self, token: int) -> None:
         """Advance the state past one token (any token in the vocabulary)."""
         token = int(token)
-        self.after_velocity = False
+        self.after_velocity = self.after_role = False
         if SHIFT_BASE <= token < _SHIFT_END:
             k = token - SHIFT_BASE + 1
             if (self.step + k) // G != self.step // G:
@@ -179,6 +183,7 @@ class GenState:
             self.after_velocity = True
         elif ROLE_BASE <= token < _ROLE_END:
             self.role = Role(token - ROLE_BASE)
+            self.after_role = True
         elif not 0 <= token < VOCAB_SIZE:
             raise ValueError(f"token {token} is outside the vocabulary (size {VOCAB_SIZE})")
 
@@ -247,9 +252,16 @@ class Sampler:
             m[VELOCITY_BASE:_VELOCITY_END] = True
             if state.velocity_bin is not None:
                 m[VELOCITY_BASE + state.velocity_bin] = False
+            if state.after_role:
+                m[NOTE_OFF_BASE:_NOTE_OFF_END] = False  # 3. ROLE is followed by its note
+                return m
         k_max = min(MAX_SHIFT, room)
-        if state.beat_note_ons < cfg.min_notes_per_beat and (has_on or has_off):
-            k_max = min(k_max, G - step % G - 1)  # 4. no SHIFT reaches the next beat
+        if cfg.min_notes_per_beat > 0:
+            to_next = G - step % G  # steps to the next beat's first step
+            if state.beat_note_ons < cfg.min_notes_per_beat and (has_on or has_off):
+                k_max = min(k_max, to_next - 1)  # 4. stay in this beat and play
+            else:
+                k_max = min(k_max, to_next + G - 1)  # 4. land in the next beat, not past it
         m[SHIFT_BASE : SHIFT_BASE + k_max] = True
         return m
 

@@ -155,9 +155,7 @@ class Scheduler:
             self._cond.notify()
         return True
 
-    def schedule_note(
-        self, t_on: int, t_off: int, channel: int, pitch: int, velocity: int
-    ) -> bool:
+    def schedule_note(self, t_on: int, t_off: int, channel: int, pitch: int, velocity: int) -> bool:
         """Queue a note-on at ``t_on`` and its note-off at ``t_off`` as one note.
 
         False (counted in ``stats.rejected_past``) if ``t_on`` is already past; nothing is

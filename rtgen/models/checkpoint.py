@@ -48,7 +48,8 @@ def make_config(kind: str, values: dict[str, Any]) -> Any:
 
 
 def build_model(kind: str, config: dict[str, Any]) -> torch.nn.Module:
-    return KINDS[kind][1](make_config(kind, config))
+    cfg = make_config(kind, config)  # checks the kind first: an unknown one is a clear error
+    return KINDS[kind][1](cfg)
 
 
 def describe(model: torch.nn.Module, data: dict | None, metrics: dict | None) -> dict:

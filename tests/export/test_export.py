@@ -1,0 +1,128 @@
+"""`rtgen export` writes step graphs that match their checkpoint, and refuses what it cannot do."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import onnx
+import pytest
+import torch
+
+from rtgen.engine.session import open_session
+from rtgen.export.verify import heldout_tokens, run_logits
+
+RTGEN = [sys.executable, "-m", "rtgen"]
+
+
+def rtgen(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*RTGEN, *args], capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def exported(ckpts: dict, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Each kind exported once by the real CLI (LSTM with int8): (path, report, result)."""
+    folder = tmp_path_factory.mktemp("onnx")
+    out = {}
+    for kind, extra in (("lstm", ["--quantize", "int8"]), ("transformer", [])):
+        path = folder / f"{kind}.onnx"
+        res = rtgen("export", str(ckpts[kind]), "-o", str(path), "--json", *extra)
+        assert res.returncode == 0, res.stderr
+        out[kind] = (path, json.loads(res.stdout.strip().splitlines()[-1]), res)
+    return out
+
+
+@pytest.mark.parametrize("kind", ["lstm", "transformer"])
+def test_onnx_export_matches_checkpoint_within_1e4(kind: str, ckpts: dict, exported: dict) -> None:
+    """The export's own parity check passes and an independent re-check agrees."""
+    out, report, _ = exported[kind]
+    assert report["parity"]["steps"] == 512 and report["parity"]["max_abs_diff"] <= 1e-4
+    tokens = heldout_tokens(128)
+    ref = run_logits(open_session(ckpts[kind]), tokens)
+    got = run_logits(open_session(out, device="cpu"), tokens)
+    assert abs(ref - got).max() <= 1e-4
+    meta = json.loads({p.key: p.value for p in onnx.load(str(out)).metadata_props}["rtgen"])
+    assert meta["kind"] == kind and meta["vocab"]["version"] == "rtgen-tokens-1"
+
+
+def test_int8_quantizes_the_lstm_itself_and_reports_agreement(exported: dict) -> None:
+    """--quantize int8 turns the LSTM into DynamicQuantizeLSTM and prints agreement and KL."""
+    _, report, res = exported["lstm"]
+    assert "DynamicQuantizeLSTM" in report["int8"]["ops"] and "LSTM" not in report["int8"]["ops"]
+    assert "top-1 agreement" in res.stdout and "mean KL" in res.stdout
+    assert 0.0 <= report["int8"]["top1_agreement"] <= 1.0 and report["int8"]["mean_kl"] >= 0
+
+
+def test_torchscript_export_warns_and_matches(ckpts: dict, tmp_path: Path) -> None:
+    """TorchScript works, says PyTorch deprecated it, and passes the same parity check."""
+    out = tmp_path / "m.pt"
+    res = rtgen("export", str(ckpts["lstm"]), "--format", "torchscript", "-o", str(out), "--json")
+    assert res.returncode == 0, res.stderr
+    assert "deprecated" in res.stderr
+    assert json.loads(res.stdout.strip().splitlines()[-1])["parity"]["max_abs_diff"] <= 1e-4
+
+
+def test_eval_onnx_and_checkpoint_agree(ckpts: dict, exported: dict) -> None:
+    """rtgen eval gives the same NLL (within 0.1%) for a checkpoint and its ONNX export."""
+    out = exported["lstm"][0]
+    demo = str(Path(__file__).resolve().parents[2] / "rtgen" / "assets" / "demo")
+    a = json.loads(rtgen("eval", "--model", str(ckpts["lstm"]), demo, "--json").stdout)
+    b = json.loads(rtgen("eval", "--model", str(out), demo, "--json").stdout)
+    assert a["tokens"] == b["tokens"] > 1000
+    assert abs(a["nll_bits_per_token"] - b["nll_bits_per_token"]) / a["nll_bits_per_token"] < 1e-3
+
+
+NO_TORCH = (
+    "import sys; sys.modules['torch'] = None\n"  # any `import torch` now raises ImportError
+    "from rtgen.cli import main; sys.argv = ['rtgen'] + sys.argv[1:]; main()\n"
+)
+
+
+def test_session_and_eval_run_where_torch_cannot_be_imported(exported: dict) -> None:
+    """With torch unimportable, the ONNX session, rtgen info and rtgen eval still work."""
+    out = exported["transformer"][0]
+    demo = str(Path(__file__).resolve().parents[2] / "rtgen" / "assets" / "demo")
+    res = subprocess.run([sys.executable, "-c", NO_TORCH, "eval", "--model", str(out), demo,
+                          "--json"], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["nll_bits_per_token"] > 0
+    info = subprocess.run([sys.executable, "-c", NO_TORCH, "info", str(out), "--json"],
+                          capture_output=True, text=True, timeout=60)
+    assert info.returncode == 0 and json.loads(info.stdout)["kind"] == "transformer"
+    step = subprocess.run(
+        [sys.executable, "-c", "import sys; sys.modules['torch'] = None\n"
+         "from rtgen.engine.session import open_session\n"
+         f"s = open_session({str(out)!r}); print(s.step(1).shape, 'torch' in sys.modules and "
+         "sys.modules['torch'] is not None)"], capture_output=True, text=True, timeout=60)
+    assert step.returncode == 0 and step.stdout.split()[-1] == "False", step.stderr
+
+
+def _one_line_error(res: subprocess.CompletedProcess, needle: str) -> None:
+    assert res.returncode == 2, res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], res.stderr
+
+
+def test_bad_inputs_are_one_line_errors(tmp_path: Path) -> None:
+    """Missing file, ONNX without rtgen metadata, unknown vocabulary, unexportable kind: exit 2."""
+    _one_line_error(rtgen("export", str(tmp_path / "nope.ckpt")), "no such file")
+    plain = tmp_path / "plain.onnx"
+    x = onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])
+    y = onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])
+    graph = onnx.helper.make_graph([onnx.helper.make_node("Identity", ["x"], ["y"])], "g", [x], [y])
+    onnx.save(onnx.helper.make_model(graph), str(plain))
+    _one_line_error(rtgen("info", str(plain)), "no rtgen metadata")
+    _one_line_error(rtgen("eval", "--model", str(plain), str(tmp_path)), "no MIDI files")
+    odd = tmp_path / "odd.onnx"
+    model = onnx.load(str(plain))
+    meta = {"format": "rtgen-ckpt-1", "kind": "lstm", "vocab": {"version": "rtgen-tokens-0"}}
+    prop = model.metadata_props.add()
+    prop.key, prop.value = "rtgen", json.dumps(meta)
+    onnx.save(model, str(odd))
+    _one_line_error(rtgen("info", str(odd)), "rtgen-tokens-0")
+    gru = tmp_path / "gru.ckpt"
+    torch.save({"format": "rtgen-ckpt-1", "kind": "gru", "config": {},
+                "vocab": {"version": "rtgen-tokens-1"}, "state_dict": {}}, gru)
+    _one_line_error(rtgen("export", str(gru)), "unknown model kind 'gru'")

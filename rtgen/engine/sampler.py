@@ -265,12 +265,18 @@ class Sampler:
         m[SHIFT_BASE : SHIFT_BASE + k_max] = True
         return m
 
-    def distribution(self, logits: np.ndarray, state: GenState) -> tuple[np.ndarray, np.ndarray]:
-        """(token ids, probabilities) that ``sample`` draws from; both empty if all is masked."""
+    def distribution(
+        self, logits: np.ndarray, state: GenState, extra: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(token ids, probabilities) that ``sample`` draws from; both empty if all is masked.
+        ``extra`` (vocab,) bool narrows the mask further (the planner's fixed events)."""
         z = np.asarray(logits).reshape(-1)
         if z.shape[0] != VOCAB_SIZE:
             raise ValueError(f"logits have {z.shape[0]} entries, the vocabulary {VOCAB_SIZE}")
-        ids = np.flatnonzero(self.mask(state))
+        allowed = self.mask(state)
+        if extra is not None:
+            allowed &= extra
+        ids = np.flatnonzero(allowed)
         if ids.size == 0:
             return ids, np.zeros(0)
         z = z[ids].astype(np.float64) * self._inv_t
@@ -288,9 +294,9 @@ class Sampler:
             ids, p = ids[order[:n]], p[:n]
         return ids, p / p.sum()
 
-    def sample(self, logits: np.ndarray, state: GenState) -> int:
+    def sample(self, logits: np.ndarray, state: GenState, extra: np.ndarray | None = None) -> int:
         """One token drawn from ``logits`` ((vocab,) or (1, vocab)) under the rules."""
-        ids, p = self.distribution(logits, state)
+        ids, p = self.distribution(logits, state, extra)
         if ids.size == 0:
             return self.safe_token(state)
         cdf = np.cumsum(p)

@@ -1,0 +1,83 @@
+"""The engine: input -> listener -> planner (once per beat, as the mode decides) -> scheduler.
+
+Clock-agnostic: ``on_message(msg, t_ns)`` and ``tick(now_ns)`` are all it needs, so the same
+object runs live (rtgen play, with threads) and offline on a fake clock (rtgen generate,
+demo, tests) and plays exactly the same notes for the same input, seed and model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rtgen import tokens as T
+from rtgen.engine.clock import BeatTimeline, Clock
+from rtgen.engine.listener import Listener
+from rtgen.engine.modes import Mode, ModeConfig
+from rtgen.engine.planner import Planner
+from rtgen.engine.sampler import Sampler, SamplerConfig
+from rtgen.engine.scheduler import Scheduler
+
+PLAN_AHEAD_MAX_NS = 80_000_000  # plan beat b this long before it (or a quarter beat)
+
+
+@dataclass
+class EngineConfig:
+    mode: ModeConfig
+    sampler: SamplerConfig
+    in_channel: int | None = None  # None: listen on every channel
+    out_channel: int = 0
+    lookahead: int = 1
+    commit: int = 1
+
+
+class Engine:
+    def __init__(
+        self,
+        cfg: EngineConfig,
+        session,
+        timeline: BeatTimeline,
+        clock: Clock,  # noqa: ANN001
+        scheduler: Scheduler,
+    ) -> None:
+        self.cfg, self.timeline, self.clock, self.scheduler = cfg, timeline, clock, scheduler
+        self.listener = Listener(timeline, cfg.in_channel)
+        self.sampler = Sampler(cfg.sampler)
+        self.planner = Planner(session, self.sampler, timeline, clock, scheduler, cfg.out_channel)
+        self.mode = Mode(cfg.mode, self.listener)
+        self.next_beat: int | None = None
+        self.barge_ins = 0
+
+    def on_message(self, message: tuple[int, ...], t_ns: int) -> None:
+        """One raw input message, stamped when it arrived."""
+        for ev in self.listener.feed(message, t_ns):
+            if ev.is_on and self.mode.on_player_note():
+                self.barge_ins += 1
+                grid_ns = self.timeline.time_of(1 / T.GRID_STEPS_PER_BEAT) - self.timeline.time_of(
+                    0
+                )
+                self.planner.cut(max(t_ns, self.clock.now_ns()) + min(grid_ns, 1_000_000))
+                self.listener.call_start_ns = t_ns
+            self.planner.add_player_event(ev, t_ns)
+
+    def plan_deadline(self, beat: int) -> int:
+        t_b = self.timeline.time_of(beat)
+        quarter = self.timeline.time_of(beat + 0.25) - t_b
+        return t_b - min(PLAN_AHEAD_MAX_NS, quarter)
+
+    def tick(self, now_ns: int) -> int:
+        """Plan every beat whose deadline has come; returns the next deadline (ns)."""
+        if self.next_beat is None:  # start with the first beat far enough ahead
+            self.next_beat = int(self.timeline.next_beat(now_ns)) + 1
+        while now_ns >= self.plan_deadline(self.next_beat):
+            beat = self.next_beat
+            decision = self.mode.decide(beat)
+            if decision.plan:
+                end = self.mode.answer_end if self.mode.state == "answering" else None
+                self.planner.plan(
+                    beat, self.cfg.lookahead, self.cfg.commit, decision.first_note, end
+                )
+                self.next_beat = beat + self.cfg.commit
+            else:
+                self.planner.commit(min(now_ns, self.timeline.time_of(beat)))
+                self.next_beat = beat + 1
+        return self.plan_deadline(self.next_beat)

@@ -1,0 +1,115 @@
+"""The player's side: raw MIDI in, held keys tracked, note events out (role: player).
+
+``Listener.feed(message, t_ns)`` is called by the engine thread with what the rtmidi
+callback enqueued. It follows the keyboard as a musician plays it:
+- a note-on with velocity 0 is a note-off;
+- sustain (CC64 >= 64) keeps released notes sounding until the pedal lifts; a key is "held"
+  for call-and-response only while the finger is down, but the note lasts for the model;
+- CC123 (all notes off) clears the tracker;
+- an input channel filter (None = omni).
+Events come out stamped in beats by the timeline, for the streaming encoder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rtgen.engine.clock import BeatTimeline
+from rtgen.events import Note, NoteEvent, Role
+
+
+@dataclass
+class Listener:
+    timeline: BeatTimeline
+    channel: int | None = None  # 0-based input channel, None = all
+    keys_down: dict[int, tuple[int, int]] = field(default_factory=dict)  # pitch -> (t_ns, vel)
+    sounding: dict[int, tuple[int, int]] = field(default_factory=dict)  # incl. pedal-held
+    pedal: bool = False
+    last_on_ns: int | None = None
+    last_off_ns: int | None = None  # last time a key went up (pedal release counts)
+    call_start_ns: int | None = None  # first note-on since the model last answered
+    notes: list[Note] = field(default_factory=list)  # finished player notes (beats)
+    received: int = 0
+
+    def feed(self, message: tuple[int, ...], t_ns: int) -> list[NoteEvent]:
+        """Note events (player role) for one raw message; other messages give []."""
+        self.received += 1
+        if not message:
+            return []
+        status = message[0]
+        kind, ch = status & 0xF0, status & 0x0F
+        if status >= 0xF0 or (self.channel is not None and ch != self.channel):
+            return []
+        if len(message) < 3:
+            return []
+        data1, data2 = message[1] & 0x7F, message[2] & 0x7F
+        if kind == 0x90 and data2 > 0:
+            return self._on(data1, data2, t_ns)
+        if kind == 0x80 or (kind == 0x90 and data2 == 0):
+            return self._key_up(data1, t_ns)
+        if kind == 0xB0 and data1 == 64:
+            return self._pedal(data2 >= 64, t_ns)
+        if kind == 0xB0 and data1 in (120, 123):
+            return self._all_off(t_ns)
+        return []
+
+    def _beat(self, t_ns: int) -> float:
+        return self.timeline.beat_at(t_ns)
+
+    def _on(self, pitch: int, vel: int, t_ns: int) -> list[NoteEvent]:
+        out = []
+        if pitch in self.sounding:  # a re-strike (e.g. under the pedal) ends the old note
+            out += self._end(pitch, t_ns)
+        self.keys_down[pitch] = (t_ns, vel)
+        self.sounding[pitch] = (t_ns, vel)
+        self.last_on_ns = t_ns
+        if self.call_start_ns is None:
+            self.call_start_ns = t_ns
+        out.append(NoteEvent(self._beat(t_ns), pitch, vel, Role.PLAYER))
+        return out
+
+    def _key_up(self, pitch: int, t_ns: int) -> list[NoteEvent]:
+        if self.keys_down.pop(pitch, None) is None:
+            return []
+        self.last_off_ns = t_ns
+        if self.pedal:
+            return []  # the pedal keeps it sounding
+        return self._end(pitch, t_ns)
+
+    def _end(self, pitch: int, t_ns: int) -> list[NoteEvent]:
+        start = self.sounding.pop(pitch, None)
+        if start is None:
+            return []
+        t0, vel = start
+        self.notes.append(Note(self._beat(t0), self._beat(t_ns), pitch, vel, Role.PLAYER))
+        return [NoteEvent(self._beat(t_ns), pitch, 0, Role.PLAYER)]
+
+    def _pedal(self, down: bool, t_ns: int) -> list[NoteEvent]:
+        self.pedal = down
+        if down:
+            return []
+        out: list[NoteEvent] = []
+        for pitch in sorted(p for p in self.sounding if p not in self.keys_down):
+            out += self._end(pitch, t_ns)
+        if out:
+            self.last_off_ns = t_ns
+        return out
+
+    def _all_off(self, t_ns: int) -> list[NoteEvent]:
+        out: list[NoteEvent] = []
+        for pitch in sorted(self.sounding):
+            out += self._end(pitch, t_ns)
+        self.keys_down.clear()
+        self.pedal = False
+        if out:
+            self.last_off_ns = t_ns
+        return out
+
+    @property
+    def any_held(self) -> bool:
+        """A key is down (the pedal alone does not count as playing)."""
+        return bool(self.keys_down)
+
+    def start_new_call(self) -> None:
+        """The model answered: the next note-on starts a new call."""
+        self.call_start_ns = None

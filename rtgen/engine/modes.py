@@ -1,0 +1,115 @@
+"""Jam modes: when the model plays. Each decides, once per beat, whether to plan that beat.
+
+- call-response (default): listen; after ``silence`` beats with no key down, answer on the
+  next beat (or bar) for as long as the call, rounded up to whole bars (or ``answer_bars``);
+  if the player comes back in, stop within one grid step (barge-in) or finish the answer.
+- continue: keep playing while the player is silent, until the player plays again.
+- duet: play along every beat (on its own channel), re-planning from what the player did.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from rtgen.engine.listener import Listener
+
+MODES = ("call-response", "continue", "duet")
+
+
+@dataclass
+class ModeConfig:
+    mode: str = "call-response"
+    silence: float = 1.0  # beats with no key down that end a call
+    answer_bars: int = 0  # 0: as long as the call, rounded up to whole bars
+    start: str = "beat"  # answer on the next "beat" or the next "bar"
+    min_call_beats: float = 0.25  # shorter calls (a stray touch) get no answer
+    max_answer_beats: float = 32.0
+    barge_in: str = "stop"  # "stop" within one grid step, or "finish" the answer
+    beats_per_bar: int = 4
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}")
+        if self.start not in ("beat", "bar"):
+            raise ValueError(f"start must be 'beat' or 'bar', not {self.start!r}")
+        if self.barge_in not in ("stop", "finish"):
+            raise ValueError(f"barge_in must be 'stop' or 'finish', not {self.barge_in!r}")
+        if self.silence < 0 or self.max_answer_beats <= 0:
+            raise ValueError("silence must be >= 0 and max_answer_beats > 0")
+
+
+@dataclass
+class Decision:
+    plan: bool
+    first_note: bool = False  # the plan opens an answer: its first note is on this beat
+
+
+class Mode:
+    """The per-beat decision and the reaction to the player coming in."""
+
+    def __init__(self, cfg: ModeConfig, listener: Listener) -> None:
+        self.cfg, self.listener = cfg, listener
+        self.state = "listening"
+        self.answer_end = 0  # beat where the current answer ends
+        self.answers = 0
+
+    def _silent_since(self, t_b: int) -> float | None:
+        """Beat of the player's last key-up if the player is silent at ``t_b``, else None."""
+        lis = self.listener
+        if lis.any_held or lis.last_off_ns is None:
+            return None
+        if lis.last_on_ns is not None and lis.last_on_ns > lis.last_off_ns:
+            return None
+        return lis.timeline.beat_at(lis.last_off_ns)
+
+    def decide(self, beat: int) -> Decision:
+        mode = self.cfg.mode
+        if mode == "duet":
+            self.state = "playing"
+            return Decision(True)
+        t_b = self.listener.timeline.time_of(beat)
+        last_off = self._silent_since(t_b)
+        if mode == "continue":
+            playing = last_off is not None and last_off + self.cfg.silence <= beat + 1e-9
+            self.state = "playing" if playing else "listening"
+            return Decision(playing)
+        if self.state == "answering":
+            if beat < self.answer_end:
+                return Decision(True)
+            self.state = "listening"
+        return self._maybe_answer(beat, last_off)
+
+    def _maybe_answer(self, beat: int, last_off: float | None) -> Decision:
+        lis, cfg = self.listener, self.cfg
+        if last_off is None or lis.call_start_ns is None:
+            return Decision(False)
+        call_start = lis.timeline.beat_at(lis.call_start_ns)
+        call_len = last_off - call_start
+        if call_len < cfg.min_call_beats:
+            return Decision(False)
+        start = math.ceil(last_off + cfg.silence - 1e-9)
+        if cfg.start == "bar":
+            start = math.ceil(start / cfg.beats_per_bar) * cfg.beats_per_bar
+        if beat < start:
+            return Decision(False)
+        bar = cfg.beats_per_bar
+        length = (
+            cfg.answer_bars * bar if cfg.answer_bars else math.ceil(call_len / bar - 1e-9) * bar
+        )
+        self.answer_end = beat + int(min(max(length, bar), cfg.max_answer_beats))
+        self.state = "answering"
+        self.answers += 1
+        lis.start_new_call()  # what the player plays from now on is the next call
+        return Decision(True, first_note=True)
+
+    def on_player_note(self) -> bool:
+        """The player struck a key. Returns True when the model must stop now (barge-in)."""
+        if self.cfg.mode == "continue" and self.state == "playing":
+            self.state = "listening"
+            return True
+        if self.cfg.mode == "call-response" and self.state == "answering":
+            if self.cfg.barge_in == "stop":
+                self.state = "listening"
+                return True
+        return False

@@ -1,0 +1,267 @@
+"""Once per beat: commit what happened, roll back, sample the next beat(s), schedule them.
+
+The committed stream is what actually happened, in time order: the player's notes as they
+arrived and the model's notes once their times have passed. It is encoded by the same
+StreamingEncoder as the training data and fed to the model; the model state after it is
+the committed state. A plan is speculative: from a snapshot of the committed state the
+planner feeds the shifts up to the planned beat, samples ``lookahead`` beats of which the
+first ``commit`` are kept (notes started there get their whole length, sampled on past the
+window if needed), schedules those notes, and restores the snapshot.
+
+Model notes already scheduled whose note-off lies in the future are "fixed": their
+NOTE_OFF is written into the speculative stream at its step, and the sampler may neither
+end them early nor re-strike them. A note whose time has already passed when the plan is
+ready is moved to the next grid step, or dropped if that is past its own end; both are
+counted. Nothing is ever scheduled in the past.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rtgen import tokens as T
+from rtgen.engine.clock import BeatTimeline, Clock
+from rtgen.engine.sampler import GenState, Sampler
+from rtgen.engine.scheduler import Scheduler
+from rtgen.events import NoteEvent, Role
+
+G = T.GRID_STEPS_PER_BEAT
+
+
+@dataclass
+class PlannedNote:
+    t_on: int
+    t_off: int
+    pitch: int
+    velocity: int
+    on_fed: bool = False  # already in the committed stream
+    off_fed: bool = False
+
+
+@dataclass
+class PlanStats:
+    plans: int = 0
+    notes: int = 0  # model notes scheduled
+    shifted: int = 0  # late notes moved to the next grid step
+    dropped: int = 0  # late notes dropped
+    plan_ns: list[int] = field(default_factory=list)  # wall time of each plan
+    step_ns: list[int] = field(default_factory=list)  # wall time of each model step
+
+    def trim(self, keep: int = 4096) -> None:
+        """Bound the sample lists so hours of play keep memory flat."""
+        for name in ("plan_ns", "step_ns"):
+            values = getattr(self, name)
+            if len(values) > 2 * keep:
+                del values[:-keep]
+
+
+class Planner:
+    """Owns the model session, the committed stream, and the model's scheduled notes."""
+
+    def __init__(
+        self,
+        session,
+        sampler: Sampler,
+        timeline: BeatTimeline,
+        clock: Clock,  # noqa: ANN001
+        scheduler: Scheduler,
+        channel: int = 0,
+        guard_ns: int = 2_000_000,
+    ) -> None:
+        self.session, self.sampler, self.timeline = session, sampler, timeline
+        self.clock, self.scheduler, self.channel = clock, scheduler, channel
+        self.guard_ns = guard_ns  # a note must be at least this far in the future to schedule
+        self.stats = PlanStats()
+        self.encoder = T.StreamingEncoder()
+        self.gen = GenState(role=Role.PLAYER)
+        self.player: list[tuple[int, NoteEvent]] = []  # arrived, not yet committed
+        self.model_notes: list[PlannedNote] = []
+        self.committed: list[int] = []  # the whole committed token stream (for replay/debug)
+        self.logits = self._feed([T.BOS])
+
+    # --- the committed stream ---------------------------------------------------------
+    def _feed(self, tokens: list[int]) -> np.ndarray | None:
+        logits = None
+        for tok in tokens:
+            t0 = time.perf_counter_ns()
+            logits = self.session.step(tok)
+            self.stats.step_ns.append(time.perf_counter_ns() - t0)
+            self.gen.update(tok)
+        return logits if logits is not None else getattr(self, "logits", None)
+
+    def add_player_event(self, event: NoteEvent, t_ns: int) -> None:
+        self.player.append((t_ns, event))
+
+    def commit(self, until_ns: int) -> None:
+        """Feed everything that happened before ``until_ns``: all player events that have
+        arrived, and the model's notes whose times are before it."""
+        events: list[tuple[int, int, NoteEvent]] = []
+        for t, ev in self.player:
+            events.append((t, 1 if ev.is_on else 0, ev))
+        self.player.clear()
+        for n in self.model_notes:
+            if not n.on_fed and n.t_on < until_ns:
+                n.on_fed = True
+                ev = NoteEvent(self.timeline.beat_at(n.t_on), n.pitch, n.velocity, Role.MODEL)
+                events.append((n.t_on, 1, ev))
+            if n.on_fed and not n.off_fed and n.t_off < until_ns:
+                n.off_fed = True
+                ev = NoteEvent(self.timeline.beat_at(n.t_off), n.pitch, 0, Role.MODEL)
+                events.append((n.t_off, 0, ev))
+        events.sort(key=lambda e: (e[0], e[1]))
+        tokens: list[int] = []
+        for _, _, ev in events:
+            tokens += self.encoder.feed(ev)
+        self.committed += tokens
+        self.logits = self._feed(tokens)
+        self.model_notes = [n for n in self.model_notes if not n.off_fed]
+
+    # --- planning ------------------------------------------------------------------------
+    def plan(
+        self,
+        beat: int,
+        lookahead: int = 1,
+        commit: int = 1,
+        first_note: bool = False,
+        end_beat: int | None = None,
+    ) -> int:
+        """Plan beats ``[beat, beat + lookahead)`` and schedule the first ``commit`` of them.
+        ``first_note``: the plan must open with a note on ``beat`` (an answer's first note).
+        ``end_beat``: every note must end by then (the end of an answer).
+        Returns the number of notes scheduled."""
+        t0 = time.perf_counter_ns()
+        self.commit(self.timeline.time_of(beat))
+        snap, gen_snap, logits_snap = self.session.snapshot(), self.gen.copy(), self.logits
+        enc_step = self.encoder.step
+        try:
+            hard_end = end_beat * G if end_beat is not None else None
+            notes = self._sample_window(beat, lookahead, commit, first_note, enc_step, hard_end)
+        finally:
+            self.session.restore(snap)
+            self.gen, self.logits = gen_snap, logits_snap
+        scheduled = self._schedule(notes)
+        self.stats.plans += 1
+        self.stats.plan_ns.append(time.perf_counter_ns() - t0)
+        self.stats.trim()
+        return scheduled
+
+    def _fixed_offs(self, from_step: int) -> list[tuple[int, int]]:
+        """(step, pitch) of scheduled model note-offs at or after ``from_step``."""
+        out = []
+        for n in self.model_notes:
+            if n.on_fed and not n.off_fed:
+                out.append((max(from_step, round(self.timeline.beat_at(n.t_off) * G)), n.pitch))
+        return sorted(out)
+
+    def _sample_window(
+        self,
+        beat: int,
+        lookahead: int,
+        commit: int,
+        first_note: bool,
+        enc_step: int,
+        hard_end: int | None,
+    ) -> list[tuple[int, int, int, int]]:
+        start = beat * G
+        end, keep_end = (beat + lookahead) * G, (beat + commit) * G
+        spec = T.shifts_for(max(0, start - enc_step))
+        self.logits = self._feed(spec)
+        fixed = self._fixed_offs(self.gen.step)
+        fixed_pitches = {p for _, p in fixed}
+        open_notes: dict[int, tuple[int, int]] = {}
+        notes: list[tuple[int, int, int, int]] = []  # on_step, off_step, pitch, velocity
+        limit = end + self.sampler.config.max_note_steps + G
+        if hard_end is not None:
+            limit = min(limit, hard_end)
+        velocity = (
+            T.bin_to_velocity(self.gen.velocity_bin) if self.gen.velocity_bin is not None else 80
+        )
+        while self.gen.step < limit:
+            while fixed and fixed[0][0] <= self.gen.step:
+                _, pitch = fixed.pop(0)
+                fixed_pitches.discard(pitch)
+                self.logits = self._feed([T.note_off(pitch)])
+            past_window = self.gen.step >= end
+            if past_window and not any(on < keep_end for on, _ in open_notes.values()):
+                break
+            extra = self._extra_mask(
+                fixed, fixed_pitches, past_window, first_note and not notes and not open_notes
+            )
+            tok = self.sampler.sample(self.logits, self.gen, extra)
+            kind, arg = T.kind_of(tok)
+            if kind in ("NOTE_ON", "VELOCITY") and self.gen.role != Role.MODEL:
+                self.logits = self._feed([T.role_token(Role.MODEL)])
+                continue  # sample again, now as the model
+            self.logits = self._feed([tok])
+            if kind == "VELOCITY":
+                velocity = T.bin_to_velocity(arg)
+            elif kind == "NOTE_ON":
+                open_notes[arg] = (self.gen.step, velocity)
+            elif kind == "NOTE_OFF" and arg in open_notes:
+                on, vel = open_notes.pop(arg)
+                notes.append((on, self.gen.step, arg, vel))
+        for pitch, (on, vel) in open_notes.items():  # the limit closes what is left
+            notes.append((on, max(min(self.gen.step, limit), on + 1), pitch, vel))
+        return [n for n in notes if start <= n[0] < keep_end]
+
+    def _extra_mask(
+        self, fixed: list, fixed_pitches: set[int], past_window: bool, need_note: bool
+    ) -> np.ndarray:
+        m = np.ones(T.VOCAB_SIZE, dtype=bool)
+        for p in fixed_pitches:  # their off is fixed; no early end, no re-strike
+            m[T.note_off(p)] = m[T.note_on(p)] = False
+        if fixed:  # shifts land exactly on the next fixed note-off
+            room = fixed[0][0] - self.gen.step
+            m[T.SHIFT_BASE + max(room, 1) : T.SHIFT_BASE + T.MAX_SHIFT] = False
+        if past_window:  # only close notes now; new ones belong to the next plan
+            m[T.NOTE_ON_BASE : T.NOTE_ON_BASE + 128] = False
+            m[T.VELOCITY_BASE : T.VELOCITY_BASE + T.VELOCITY_BINS] = False
+        if need_note:  # an answer opens on its beat
+            m[T.SHIFT_BASE : T.SHIFT_BASE + T.MAX_SHIFT] = False
+            m[T.NOTE_OFF_BASE : T.NOTE_OFF_BASE + 128] = False
+        return m
+
+    def _schedule(self, notes: list[tuple[int, int, int, int]]) -> int:
+        """Notes on the grid -> scheduler; late ones move to the next grid step or drop."""
+        now = self.clock.now_ns()
+        done = 0
+        for on, off, pitch, vel in sorted(notes):
+            t_on, t_off = self._time(on), self._time(off)
+            if t_on < now + self.guard_ns:
+                on = int(np.ceil(self.timeline.beat_at(now + self.guard_ns) * G))
+                t_on = self._time(on)
+                if on >= off:
+                    self.stats.dropped += 1
+                    continue
+                self.stats.shifted += 1
+            if not self.scheduler.schedule_note(t_on, t_off, self.channel, pitch, vel):
+                self.stats.dropped += 1
+                continue
+            self.model_notes.append(PlannedNote(t_on, t_off, pitch, vel))
+            done += 1
+        self.stats.notes += done
+        return done
+
+    def _time(self, step: int) -> int:
+        return self.timeline.time_of(step / G)
+
+    # --- interruptions ---------------------------------------------------------------------
+    def cut(self, t_ns: int) -> None:
+        """Barge-in or clock stop: nothing of the model's sounds after ``t_ns``."""
+        self.scheduler.cancel_from(t_ns, self.channel)
+        kept = []
+        for n in self.model_notes:
+            if n.t_on >= t_ns and not n.on_fed:
+                continue
+            if n.t_off > t_ns:
+                n.t_off = max(t_ns, n.t_on + 1)
+            kept.append(n)
+        self.model_notes = kept
+
+    @property
+    def busy_until(self) -> int:
+        """When the last scheduled model note ends (0 if none)."""
+        return max((n.t_off for n in self.model_notes), default=0)

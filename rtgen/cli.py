@@ -10,7 +10,16 @@ import sys
 import typer
 
 from rtgen import __version__
-from rtgen.commands import eval_cmd, export_cmd, info_cmd, inspect_cmd, ports_cmd
+from rtgen.commands import (
+    eval_cmd,
+    export_cmd,
+    generate_cmd,
+    info_cmd,
+    inspect_cmd,
+    play_cmd,
+    plot_cmd,
+    ports_cmd,
+)
 from rtgen.errors import RtgenError
 
 app = typer.Typer(
@@ -26,6 +35,9 @@ eval_cmd.register(app)
 export_cmd.register(app)
 info_cmd.register(app)
 ports_cmd.register(app)
+plot_cmd.register(app)
+generate_cmd.register(app)
+play_cmd.register(app)
 
 
 @app.callback(invoke_without_command=True)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from rtgen import tokens as T
 from rtgen.engine.clock import BeatTimeline, Clock
+from rtgen.engine.keys import KeyTracker
 from rtgen.engine.listener import Listener
 from rtgen.engine.modes import Mode, ModeConfig
 from rtgen.engine.planner import Planner
@@ -28,6 +29,7 @@ class EngineConfig:
     out_channel: int = 0
     lookahead: int = 1
     commit: int = 1
+    auto_key: bool = False  # estimate the key from the player (Krumhansl-Kessler)
 
 
 class Engine:
@@ -46,6 +48,8 @@ class Engine:
         self.mode = Mode(cfg.mode, self.listener)
         self.next_beat: int | None = None
         self.barge_ins = 0
+        self.keys = KeyTracker(half_life_beats=32.0) if cfg.auto_key else None
+        self._notes_seen = 0
 
     def on_message(self, message: tuple[int, ...], t_ns: int) -> None:
         """One raw input message, stamped when it arrived."""
@@ -58,6 +62,18 @@ class Engine:
                 self.planner.cut(max(t_ns, self.clock.now_ns()) + min(grid_ns, 1_000_000))
                 self.listener.call_start_ns = t_ns
             self.planner.add_player_event(ev, t_ns)
+
+    def _follow_key(self, beat: int) -> None:
+        """Feed the player's finished notes to the key tracker; mask to its scale."""
+        if self.keys is None:
+            return
+        new = self.listener.notes[self._notes_seen :]
+        self._notes_seen = len(self.listener.notes)
+        self.keys.advance(beat)
+        self.keys.add_notes(new)
+        scale = self.keys.scale(leading_tone=True)
+        if scale is not None and frozenset(scale) != self.sampler.config.key:
+            self.sampler.reconfigure(key=frozenset(scale))
 
     def plan_deadline(self, beat: int) -> int:
         t_b = self.timeline.time_of(beat)
@@ -72,6 +88,7 @@ class Engine:
             beat = self.next_beat
             decision = self.mode.decide(beat)
             if decision.plan:
+                self._follow_key(beat)
                 end = self.mode.answer_end if self.mode.state == "answering" else None
                 self.planner.plan(
                     beat, self.cfg.lookahead, self.cfg.commit, decision.first_note, end

@@ -1,0 +1,83 @@
+"""`rtgen generate` and `rtgen demo`: the daemon's engine on a fake clock, to files."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import typer
+
+from rtgen.assets import ASSETS, default_model
+from rtgen.config import PlaySettings
+from rtgen.engine.modes import MODES
+from rtgen.errors import RtgenError
+from rtgen.io.midifile import read_midi, write_midi
+from rtgen.jam import jam_offline
+
+DEMO_CALL = ASSETS / "demo_call.mid"
+
+
+def _session(model: Path | None, device: str = "cpu"):  # noqa: ANN202
+    from rtgen.engine.session import open_session
+
+    return open_session(model or default_model(), device)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("generate")
+    def generate_command(
+        out: Path = typer.Option(..., "-o", "--out", help="MIDI file to write."),
+        prime: Path = typer.Option(None, "--prime", help="MIDI file the model continues or "
+                                   "answers (without one it starts from nothing)."),
+        bars: int = typer.Option(4, "--bars", min=1, help="Bars to generate after the primer."),
+        bpm: float = typer.Option(120.0, "--bpm", help="Tempo written to the file."),
+        seed: int = typer.Option(0, "--seed", help="Random seed: same seed, same notes."),
+        model: Path = typer.Option(None, "--model", "-m", help="ONNX model (default: bundled)."),
+        temperature: float = typer.Option(0.9, "--temperature", help="Sampling temperature."),
+        mode: str = typer.Option("continue", "--mode", help=f"One of {', '.join(MODES)}."),
+    ) -> None:
+        """Offline continuation: the primer is played into the same engine and sampler the
+        daemon runs, on a simulated clock, and what the model plays is written out."""
+        settings = PlaySettings(mode=mode, bpm=bpm, temperature=temperature, seed=seed,
+                                answer_bars=bars if mode == "call-response" else 0).validate()
+        notes = read_midi(prime).notes if prime else []
+        res = jam_offline(_session(model), settings, seed, notes, bars * settings.beats_per_bar)
+        write_midi(res.player + res.model, out, bpm=bpm)
+        typer.echo(f"wrote {out}: {len(res.player)} primer notes, {len(res.model)} model notes "
+                   f"(seed {seed})")
+
+    @app.command("demo")
+    def demo_command(
+        out_dir: Path = typer.Option(Path("rtgen-demo"), "-o", "--out-dir",
+                                     help="Folder for demo.mid and demo.png."),
+        port: str = typer.Option(None, "--out", help="Also play the result to this MIDI "
+                                 "output (name or regex)."),
+        api: str = typer.Option(None, "--api", help="MIDI API for --out."),
+        seed: int = typer.Option(None, "--seed", help="Random seed (default: random)."),
+        model: Path = typer.Option(None, "--model", "-m", help="ONNX model (default: bundled)."),
+    ) -> None:
+        """A first minute with no keyboard: a bundled two-bar call, answered by the bundled
+        model through the real engine, written as MIDI and a piano roll (and played to a
+        port with --out)."""
+        seed = random.randrange(1 << 31) if seed is None else seed
+        settings = PlaySettings(seed=seed).validate()
+        call = read_midi(DEMO_CALL).notes
+        res = jam_offline(_session(model), settings, seed, call, 12.0)
+        if not res.model:
+            raise RtgenError("the model did not answer the demo call (try another --seed)")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        mid, png = out_dir / "demo.mid", out_dir / "demo.png"
+        write_midi(res.player + res.model, mid, bpm=settings.bpm)
+        typer.echo(f"wrote {mid}: call {len(res.player)} notes, answer {len(res.model)} notes "
+                   f"(seed {seed})")
+        try:
+            from rtgen.plot import plot_piano_roll
+
+            plot_piano_roll(res.player + res.model, png, title=f"rtgen demo (seed {seed})")
+            typer.echo(f"wrote {png}")
+        except RtgenError as exc:
+            typer.echo(f"no piano roll: {exc.format_message()}", err=True)
+        if port:
+            from rtgen.playback import play_notes
+
+            play_notes(res.player + res.model, port, api, settings.bpm)

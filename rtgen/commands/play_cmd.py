@@ -1,0 +1,176 @@
+"""`rtgen play`: jam with a keyboard, live."""
+
+from __future__ import annotations
+
+import logging
+import random
+import sys
+from enum import Enum
+from pathlib import Path
+
+import typer
+
+from rtgen.assets import default_model
+from rtgen.config import load_preset, merge
+from rtgen.errors import RtgenError
+
+
+class Api(str, Enum):
+    alsa = "alsa"
+    jack = "jack"
+    coremidi = "coremidi"
+    winmm = "winmm"
+
+
+class ModeName(str, Enum):
+    call_response = "call-response"
+    cont = "continue"
+    duet = "duet"
+
+
+class ClockSource(str, Enum):
+    internal = "internal"
+    external = "external"
+
+
+class Device(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+def _status_printer(quiet: bool):  # noqa: ANN202
+    """A one-line live status on a terminal; nothing when --quiet or not a terminal."""
+    if quiet or not sys.stderr.isatty():
+        return None
+
+    def show(jam) -> None:  # noqa: ANN001
+        eng = jam.engine
+        st, sched = eng.planner.stats, jam.scheduler.stats
+        steps = sorted(st.step_ns[-2000:]) or [0]
+        p50, p99 = steps[len(steps) // 2] / 1e3, steps[int(len(steps) * 0.99)] / 1e3
+        beat = jam.timeline.beat_at(jam.clock.now_ns())
+        bpm = jam.timeline.bpm or 0.0
+        line = (
+            f"{eng.mode.state:<10} {bpm:6.1f} BPM  bar {int(beat // jam.s.beats_per_bar) + 1:>4}"
+            f"  in {jam.notes_in:>5}  out {st.notes:>5}  step p50 {p50:5.0f} us p99 {p99:5.0f} us"
+            f"  late {sched.late} shifted {st.shifted} dropped {st.dropped}"
+        )
+        sys.stderr.write("\r" + line[:160] + "\x1b[K")
+        sys.stderr.flush()
+
+    return show
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("play")
+    def play_command(
+        inp: str = typer.Option(
+            None, "--in", help="Input port (case-insensitive substring or regex), e.g. 'Keyboard'."
+        ),
+        out: str = typer.Option(
+            None, "--out", help="Output port (substring or regex), e.g. 'Synth'."
+        ),
+        api: Api = typer.Option(None, "--api", help="MIDI API (default: the first that works)."),
+        virtual: bool = typer.Option(
+            False,
+            "--virtual",
+            help="Create ports 'rtgen in' / 'rtgen out' for a DAW instead of connecting.",
+        ),
+        model: Path = typer.Option(None, "--model", "-m", help="ONNX model (default: bundled)."),
+        mode: ModeName = typer.Option(
+            None, "--mode", help="call-response (default), continue or duet."
+        ),
+        bpm: float = typer.Option(None, "--bpm", help="Tempo of the internal clock (120)."),
+        clock: ClockSource = typer.Option(
+            None, "--clock", help="internal, or external: follow MIDI clock on the input (a DAW)."
+        ),
+        send_clock: bool = typer.Option(
+            None, "--send-clock/--no-send-clock", help="Send MIDI clock (24 PPQN) with Start/Stop."
+        ),
+        temperature: float = typer.Option(
+            None, "--temperature", help="Sampling temperature (0.9; lower is safer)."
+        ),
+        top_p: float = typer.Option(None, "--top-p", help="Nucleus sampling mass (0.95)."),
+        key: str = typer.Option(
+            None,
+            "--key",
+            help="Key to play in, e.g. 'Am' or 'Eb'; "
+            "default: estimated from your playing; 'none' for no key.",
+        ),
+        pitch_range: str = typer.Option(None, "--range", help="Pitch range LOW-HIGH (36-96)."),
+        in_channel: int = typer.Option(
+            None, "--in-channel", help="Listen on channel 1-16 (0 = all, the default)."
+        ),
+        out_channel: int = typer.Option(None, "--out-channel", help="Play on channel 1-16 (1)."),
+        program: int = typer.Option(None, "--program", help="GM program 1-128 sent at start."),
+        thru: bool = typer.Option(
+            None, "--thru/--no-thru", help="Echo your playing to the output too."
+        ),
+        metronome: bool = typer.Option(
+            None, "--metronome/--no-metronome", help="Click on every beat (channel 10)."
+        ),
+        record: Path = typer.Option(
+            None,
+            "--record",
+            help="Write the session (player and model tracks) to this MIDI file on exit.",
+        ),
+        seed: int = typer.Option(
+            None, "--seed", help="Random seed (default: a fresh one, printed)."
+        ),
+        config: Path = typer.Option(None, "--config", help="A TOML preset; flags override it."),
+        device: Device = typer.Option(None, "--device", help="auto, cpu or cuda."),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="No status line (for services)."),
+        seconds: float = typer.Option(None, "--seconds", help="Stop after this long."),
+    ) -> None:
+        """Jam: rtgen listens on --in and answers on --out, in time. Ctrl-C stops it cleanly
+        (every note released). Ports are matched by name, never by number."""
+        logging.basicConfig(level=logging.WARNING, format="rtgen: %(message)s")
+        flags = {
+            "mode": mode.value if mode else None,
+            "bpm": bpm,
+            "clock": clock.value if clock else None,
+            "send_clock": send_clock,
+            "temperature": temperature,
+            "top_p": top_p,
+            "key": key,
+            "range": pitch_range,
+            "in_channel": in_channel,
+            "out_channel": out_channel,
+            "program": program,
+            "thru": thru,
+            "metronome": metronome,
+            "seed": seed,
+            "device": device.value if device else None,
+        }
+        settings = merge(load_preset(config), flags)
+        if not virtual and (inp is None or out is None):
+            raise RtgenError("give --in and --out port names (see rtgen ports), or --virtual")
+        seed_used = settings.seed if settings.seed >= 0 else random.randrange(1 << 31)
+        from rtgen.engine.session import open_session
+        from rtgen.io import ports
+        from rtgen.live import LiveJam
+
+        session = open_session(model or default_model(), settings.device)
+        api_name = api.value if api else None
+        out_port = ports.open_output(out, api_name, virtual=virtual)
+        try:
+            in_port = ports.open_input(inp, api_name, virtual=virtual)
+        except BaseException:
+            out_port.close()
+            raise
+        jam = LiveJam(
+            settings, session, in_port, out_port, seed_used, record, _status_printer(quiet)
+        )
+        jam.install_signals()
+        if not quiet:
+            print(
+                f"rtgen: {settings.mode} at {settings.bpm:g} BPM, in '{in_port.name}', "
+                f"out '{out_port.name}', model {Path(session.path).name} "
+                f"({', '.join(session.providers)}), seed {seed_used}; Ctrl-C to stop",
+                file=sys.stderr,
+            )
+        code = jam.run(seconds)
+        if not quiet:
+            print(f"\nrtgen: stopped ({jam.stop_reason})", file=sys.stderr)
+        raise typer.Exit(code)

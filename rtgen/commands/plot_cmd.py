@@ -1,0 +1,43 @@
+"""`rtgen plot`: a MIDI file (a recording of player and model) as a piano-roll PNG."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from rtgen.errors import RtgenError
+from rtgen.io.midifile import read_midi
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("plot")
+    def plot_command(
+        path: Path = typer.Argument(..., help="MIDI file to draw."),
+        out: Path = typer.Option(
+            None, "-o", "--out", help="PNG file to write (default: FILE with .png)."
+        ),
+        title: str = typer.Option(None, "--title", help="Title (default: the file's name)."),
+        seconds: bool = typer.Option(
+            False, "--seconds", help="Time axis in seconds (tempo map) instead of bars."
+        ),
+        beats_per_bar: int = typer.Option(4, "--beats-per-bar", min=1, help="Beats in a bar."),
+    ) -> None:
+        """Draw a MIDI file as a piano roll: player notes blue, model notes orange (a track
+        named "model"), velocity as opacity, beat and bar grid. Prints the PNG's path."""
+        from rtgen.plot import plot_piano_roll  # matplotlib stays unloaded for other commands
+
+        out = out or path.with_suffix(".png")
+        if not out.parent.is_dir():
+            raise RtgenError(f"{out.parent}: no such folder for the output")
+        piece = read_midi(path)
+        plot_piano_roll(
+            piece.notes,
+            out,
+            title=piece.title if title is None else title,
+            beats_per_bar=beats_per_bar,
+            bpm=piece.tempos[0][1],
+            seconds=seconds,
+            tempos=piece.tempos,
+        )
+        typer.echo(str(out))

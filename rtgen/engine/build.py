@@ -1,0 +1,65 @@
+"""PlaySettings -> the engine's configuration (one place, used by play, generate and demo)."""
+
+from __future__ import annotations
+
+from rtgen.config import PlaySettings
+from rtgen.engine.engine import EngineConfig
+from rtgen.engine.modes import ModeConfig
+from rtgen.engine.sampler import SamplerConfig
+from rtgen.events import Note, Role
+
+
+def engine_config(s: PlaySettings, seed: int) -> EngineConfig:
+    low, high = s.pitch_range()
+    fixed_key = s.key if s.key and s.key.lower() != "none" else None
+    mode = ModeConfig(
+        mode=s.mode,
+        silence=s.silence,
+        answer_bars=s.answer_bars,
+        start=s.answer_start,
+        barge_in=s.barge_in,
+        beats_per_bar=s.beats_per_bar,
+    )
+    sampler = SamplerConfig(
+        temperature=s.temperature,
+        top_p=s.top_p,
+        min_p=s.min_p,
+        low=low,
+        high=high,
+        key=fixed_key,
+        max_polyphony=s.max_polyphony,
+        max_note_beats=s.max_note_beats,
+        seed=seed,
+    )
+    out = (s.duet_channel if s.mode == "duet" else s.out_channel) - 1
+    return EngineConfig(
+        mode=mode,
+        sampler=sampler,
+        in_channel=s.in_channel - 1 if s.in_channel else None,
+        out_channel=out,
+        lookahead=s.lookahead,
+        auto_key=not s.key,
+    )
+
+
+def sent_to_notes(
+    sent: list[tuple[int, tuple[int, ...]]],
+    beat_at,
+    role: Role,  # noqa: ANN001
+    channel: int | None = None,
+) -> list[Note]:
+    """Pair the note-ons and note-offs a port received into notes (in beats)."""
+    open_: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    notes: list[Note] = []
+    for t, m in sent:
+        if len(m) < 3 or m[0] & 0xF0 not in (0x80, 0x90):
+            continue
+        ch, pitch = m[0] & 0x0F, m[1]
+        if channel is not None and ch != channel:
+            continue
+        if m[0] & 0xF0 == 0x90 and m[2] > 0:
+            open_.setdefault((ch, pitch), []).append((t, m[2]))
+        elif open_.get((ch, pitch)):
+            t0, vel = open_[(ch, pitch)].pop(0)
+            notes.append(Note(beat_at(t0), beat_at(t), pitch, vel, role, ch))
+    return sorted(notes)

@@ -1,0 +1,52 @@
+"""A jam on a fake clock: a primer or call played into the real engine, the answer collected.
+
+rtgen generate and rtgen demo use it, so what they write is exactly what the daemon would
+have played for the same input, seed and model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from rtgen.config import PlaySettings
+from rtgen.engine.build import engine_config, sent_to_notes
+from rtgen.engine.offline import OfflineRig
+from rtgen.events import Note, Role
+
+LEAD_IN_BEATS = 1.0  # the primer starts one beat after the clock
+
+
+@dataclass
+class JamResult:
+    player: list[Note]
+    model: list[Note]
+    stats: dict
+
+
+def jam_offline(session, settings: PlaySettings, seed: int, prime: list[Note],  # noqa: ANN001
+                beats_after: float) -> JamResult:
+    """Play ``prime`` (beats from 0) to the engine; run ``beats_after`` beats past its end."""
+    if not prime and settings.mode != "duet":
+        settings = replace(settings, mode="duet")  # nothing to answer: just play
+    cfg = engine_config(settings, seed)
+    rig = OfflineRig(cfg, session, bpm=settings.bpm)
+    ch = cfg.in_channel or 0
+    inputs = []
+    for n in prime:
+        t_on = rig.beats_to_ns(LEAD_IN_BEATS + n.start)
+        t_off = rig.beats_to_ns(LEAD_IN_BEATS + n.end)
+        inputs += [(t_on, (0x90 | ch, n.pitch, n.velocity)), (t_off, (0x80 | ch, n.pitch, 0))]
+    end = max((n.end for n in prime), default=0.0)
+    rig.run(inputs, rig.beats_to_ns(LEAD_IN_BEATS + end + beats_after))
+    rig.stop()
+    origin = rig.beats_to_ns(LEAD_IN_BEATS)
+
+    def beat_at(t: int) -> float:
+        return rig.timeline.beat_at(t) - rig.timeline.beat_at(origin)
+
+    model = sent_to_notes(rig.port.sent, beat_at, Role.MODEL, cfg.out_channel)
+    player = [replace(n, role=Role.PLAYER) for n in prime]
+    p = rig.engine.planner.stats
+    stats = {"plans": p.plans, "notes": p.notes, "shifted": p.shifted, "dropped": p.dropped,
+             "answers": rig.engine.mode.answers, "seed": seed}
+    return JamResult(player, model, stats)

@@ -1,0 +1,85 @@
+"""rtgen generate and rtgen demo: the engine on a fake clock, written to files."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rtgen.events import Role
+from rtgen.io.midifile import read_midi
+
+RTGEN = [sys.executable, "-m", "rtgen"]
+DEMO_CALL = Path(__file__).resolve().parents[2] / "rtgen" / "assets" / "demo_call.mid"
+
+
+@pytest.fixture(scope="module")
+def tiny_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small untrained LSTM exported by the real CLI (the engine does not need it trained)."""
+    from tests.export.conftest import make_ckpt
+
+    folder = tmp_path_factory.mktemp("gen")
+    ckpt = make_ckpt(folder, "lstm")
+    res = subprocess.run([*RTGEN, "export", str(ckpt)], capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == 0, res.stderr
+    return ckpt.with_suffix(".onnx")
+
+
+def test_generate_answers_a_primer_and_is_repeatable(tiny_onnx: Path, tmp_path: Path) -> None:
+    """generate writes the primer and the model's notes on two tracks; a seed repeats exactly."""
+    outs = []
+    for name in ("a.mid", "b.mid"):
+        res = subprocess.run([*RTGEN, "generate", "--model", str(tiny_onnx), "--prime",
+                              str(DEMO_CALL), "-o", str(tmp_path / name), "--bars", "2",
+                              "--seed", "5"], capture_output=True, text=True, timeout=120)
+        assert res.returncode == 0, res.stderr
+        outs.append(read_midi(tmp_path / name).notes)
+    assert outs[0] == outs[1]
+    roles = {n.role for n in outs[0]}
+    assert roles == {Role.PLAYER, Role.MODEL}
+    model_starts = [n.start for n in outs[0] if n.role == Role.MODEL]
+    primer_end = max(n.end for n in outs[0] if n.role == Role.PLAYER)
+    assert min(model_starts) >= primer_end  # continue mode: it plays when the primer stops
+
+
+def test_demo_writes_midi_and_png_without_any_ports(tiny_onnx: Path, tmp_path: Path) -> None:
+    """rtgen demo needs no MIDI port: it writes demo.mid (call + answer) and demo.png."""
+    res = subprocess.run([*RTGEN, "demo", "-o", str(tmp_path), "--model", str(tiny_onnx),
+                          "--seed", "2"], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    notes = read_midi(tmp_path / "demo.mid").notes
+    call = [n for n in notes if n.role == Role.PLAYER]
+    answer = [n for n in notes if n.role == Role.MODEL]
+    assert len(call) == 12 and answer
+    assert min(n.start for n in answer) >= max(n.end for n in call) + 1 - 1e-6  # after silence
+    assert (tmp_path / "demo.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize(
+    ("flags", "needle"),
+    [
+        (["--bpm", "0"], "--bpm"),
+        (["--out-channel", "17"], "--out-channel must be 1..16"),
+        (["--range", "80-40"], "--range 80-40"),
+        (["--key", "H minor"], "--key"),
+    ],
+)
+def test_invalid_play_values_are_one_line_errors(flags: list[str], needle: str) -> None:
+    """Values a musician might mistype are refused before any port is opened, exit 2."""
+    res = subprocess.run([*RTGEN, "play", "--in", "x", "--out", "y", *flags],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], res.stderr
+
+
+def test_preset_with_unknown_key_is_refused(tmp_path: Path) -> None:
+    """A preset key that does not exist is an error naming it, exit 2."""
+    preset = tmp_path / "p.toml"
+    preset.write_text('mode = "duet"\ntempo = 100\n')
+    res = subprocess.run([*RTGEN, "play", "--in", "x", "--out", "y", "--config", str(preset)],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2 and "unknown key 'tempo'" in res.stderr

@@ -1,0 +1,99 @@
+"""`rtgen plot` (rtgen/commands/plot_cmd.py, rtgen/plot.py), run as the user runs it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rtgen.errors import RtgenError
+from rtgen.events import Note, Role
+from rtgen.io.midifile import write_midi
+
+mpimg = pytest.importorskip("matplotlib.image")
+from matplotlib.colors import to_rgb  # noqa: E402  (after the skip: matplotlib is optional)
+
+from rtgen.plot import MODEL_COLOR, PLAYER_COLOR, plot_piano_roll  # noqa: E402
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+COLOUR_TOLERANCE = 0.03  # per channel, of 1.0: opaque fills are exact but for PNG rounding
+NOTE_PIXELS = 3000  # more than a legend swatch (~400 px): only drawn notes reach this
+
+
+def _rtgen(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "rtgen", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def _duet(path: Path, model: bool = True) -> Path:
+    """Two bars of player notes, then two of model notes, all at full velocity (opaque)."""
+    notes = [Note(2.0 * i, 2.0 * i + 1.9, 60 + 2 * i, 127, Role.PLAYER) for i in range(4)]
+    if model:
+        notes += [Note(8 + 2.0 * i, 9.9 + 2.0 * i, 67 - 2 * i, 127, Role.MODEL) for i in range(4)]
+    write_midi(notes, path, bpm=90)
+    return path
+
+
+def _colour_pixels(png: Path, colour: str) -> int:
+    image = mpimg.imread(png)  # (height, width, 4) floats in 0..1
+    diff = abs(image[..., :3] - to_rgb(colour)).max(axis=-1)  # (height, width)
+    return int((diff < COLOUR_TOLERANCE).sum())
+
+
+def test_plot_writes_png_with_player_and_model_colours(tmp_path: Path) -> None:
+    """A duet becomes a PNG in which player and model notes are drawn in their two colours."""
+    out = tmp_path / "duet.png"
+    result = _rtgen("plot", str(_duet(tmp_path / "duet.mid")), "-o", str(out), "--title", "Duet")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(out)
+    data = out.read_bytes()
+    assert data[:8] == PNG_SIGNATURE and len(data) > 10_000
+    height, width, _ = mpimg.imread(out).shape
+    assert 600 <= width <= 2400 and 300 <= height <= 1200 and width > height
+    assert _colour_pixels(out, PLAYER_COLOR) > NOTE_PIXELS
+    assert _colour_pixels(out, MODEL_COLOR) > NOTE_PIXELS
+
+
+def test_player_only_file_has_no_model_colour(tmp_path: Path) -> None:
+    """A file without a "model" track shows no model colour, not even in the legend."""
+    out = tmp_path / "solo.png"
+    result = _rtgen("plot", str(_duet(tmp_path / "solo.mid", model=False)), "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    assert _colour_pixels(out, PLAYER_COLOR) > NOTE_PIXELS
+    assert _colour_pixels(out, MODEL_COLOR) == 0
+
+
+def test_seconds_axis_and_default_output_path(tmp_path: Path) -> None:
+    """With --seconds and no -o, the PNG goes next to the MIDI file with a .png suffix."""
+    result = _rtgen("plot", str(_duet(tmp_path / "take.mid")), "--seconds")
+    assert result.returncode == 0, result.stderr
+    out = tmp_path / "take.png"
+    assert result.stdout.strip() == str(out)
+    assert out.read_bytes()[:8] == PNG_SIGNATURE
+
+
+def test_bad_input_is_one_line_error_exit_2(tmp_path: Path) -> None:
+    """A file that is not MIDI gives one error line on stderr, exit code 2, and no PNG."""
+    bad = tmp_path / "bad.mid"
+    bad.write_bytes(b"this is not a MIDI file")
+    out = tmp_path / "bad.png"
+    result = _rtgen("plot", str(bad), "-o", str(out))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert (
+        len(lines) == 1 and lines[0].startswith("rtgen: error:") and "not a MIDI file" in lines[0]
+    )
+    assert not out.exists()
+
+
+def test_missing_matplotlib_is_an_rtgen_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without matplotlib, plotting raises RtgenError naming the package to install."""
+    for name in ("matplotlib", "matplotlib.figure", "matplotlib.backends.backend_agg"):
+        monkeypatch.setitem(sys.modules, name, None)  # None in sys.modules: import fails
+    with pytest.raises(RtgenError, match="pip install matplotlib"):
+        plot_piano_roll([Note(0.0, 1.0, 60)], tmp_path / "x.png")

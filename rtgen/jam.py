@@ -23,8 +23,13 @@ class JamResult:
     stats: dict
 
 
-def jam_offline(session, settings: PlaySettings, seed: int, prime: list[Note],  # noqa: ANN001
-                beats_after: float) -> JamResult:
+def jam_offline(
+    session,
+    settings: PlaySettings,
+    seed: int,
+    prime: list[Note],  # noqa: ANN001
+    beats_after: float,
+) -> JamResult:
     """Play ``prime`` (beats from 0) to the engine; run ``beats_after`` beats past its end."""
     if not prime and settings.mode != "duet":
         settings = replace(settings, mode="duet")  # nothing to answer: just play
@@ -47,6 +52,12 @@ def jam_offline(session, settings: PlaySettings, seed: int, prime: list[Note],  
     model = sent_to_notes(rig.port.sent, beat_at, Role.MODEL, cfg.out_channel)
     player = [replace(n, role=Role.PLAYER) for n in prime]
     p = rig.engine.planner.stats
-    stats = {"plans": p.plans, "notes": p.notes, "shifted": p.shifted, "dropped": p.dropped,
-             "answers": rig.engine.mode.answers, "seed": seed}
+    stats = {
+        "plans": p.plans,
+        "notes": p.notes,
+        "shifted": p.shifted,
+        "dropped": p.dropped,
+        "answers": rig.engine.mode.answers,
+        "seed": seed,
+    }
     return JamResult(player, model, stats)

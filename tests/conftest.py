@@ -13,7 +13,19 @@ def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from training.prepare import main as prepare
 
     out = tmp_path_factory.mktemp("data") / "tiny"
-    rc = prepare(["--source", "corpus", "--collections", "essenFolksong", "--limit", "80",
-                  "--out", str(out), "--workers", "2"])
+    rc = prepare(
+        [
+            "--source",
+            "corpus",
+            "--collections",
+            "essenFolksong",
+            "--limit",
+            "80",
+            "--out",
+            str(out),
+            "--workers",
+            "2",
+        ]
+    )
     assert rc == 0
     return out

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
+import json
 import math
 import os
 import sys
@@ -240,8 +242,23 @@ class Run:
                 stop = self._should_stop(early or over_time or self.step == stop_at)
         bar.close()
         if self.world > 1:
-            dist.barrier()
+            self._check_ranks_agree()
             dist.destroy_process_group()
+
+    def _check_ranks_agree(self) -> None:
+        """Every rank hashes its final weights; rank 0 records them in OUT/ranks.json.
+        DDP keeps replicas identical; a mismatch means a desynchronised run."""
+        h = hashlib.sha256()
+        for _, v in sorted(self.model.state_dict().items()):
+            h.update(v.detach().cpu().contiguous().numpy().tobytes())
+        every: list = [None] * self.world
+        dist.all_gather_object(every, h.hexdigest())
+        if self.rank == 0:
+            agree = len(set(every)) == 1
+            (self.out / "ranks.json").write_text(
+                json.dumps({"weights_sha256": every, "agree": agree})
+            )
+            tqdm.write(f"{self.world} ranks, final weights {'agree' if agree else 'DIFFER'}")
 
 
 def main(argv: list[str] | None = None) -> int:

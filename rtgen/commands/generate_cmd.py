@@ -27,8 +27,11 @@ def register(app: typer.Typer) -> None:
     @app.command("generate")
     def generate_command(
         out: Path = typer.Option(..., "-o", "--out", help="MIDI file to write."),
-        prime: Path = typer.Option(None, "--prime", help="MIDI file the model continues or "
-                                   "answers (without one it starts from nothing)."),
+        prime: Path = typer.Option(
+            None,
+            "--prime",
+            help="MIDI file the model continues or answers (without one it starts from nothing).",
+        ),
         bars: int = typer.Option(4, "--bars", min=1, help="Bars to generate after the primer."),
         bpm: float = typer.Option(120.0, "--bpm", help="Tempo written to the file."),
         seed: int = typer.Option(0, "--seed", help="Random seed: same seed, same notes."),
@@ -38,20 +41,29 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Offline continuation: the primer is played into the same engine and sampler the
         daemon runs, on a simulated clock, and what the model plays is written out."""
-        settings = PlaySettings(mode=mode, bpm=bpm, temperature=temperature, seed=seed,
-                                answer_bars=bars if mode == "call-response" else 0).validate()
+        settings = PlaySettings(
+            mode=mode,
+            bpm=bpm,
+            temperature=temperature,
+            seed=seed,
+            answer_bars=bars if mode == "call-response" else 0,
+        ).validate()
         notes = read_midi(prime).notes if prime else []
         res = jam_offline(_session(model), settings, seed, notes, bars * settings.beats_per_bar)
         write_midi(res.player + res.model, out, bpm=bpm)
-        typer.echo(f"wrote {out}: {len(res.player)} primer notes, {len(res.model)} model notes "
-                   f"(seed {seed})")
+        typer.echo(
+            f"wrote {out}: {len(res.player)} primer notes, {len(res.model)} model notes "
+            f"(seed {seed})"
+        )
 
     @app.command("demo")
     def demo_command(
-        out_dir: Path = typer.Option(Path("rtgen-demo"), "-o", "--out-dir",
-                                     help="Folder for demo.mid and demo.png."),
-        port: str = typer.Option(None, "--out", help="Also play the result to this MIDI "
-                                 "output (name or regex)."),
+        out_dir: Path = typer.Option(
+            Path("rtgen-demo"), "-o", "--out-dir", help="Folder for demo.mid and demo.png."
+        ),
+        port: str = typer.Option(
+            None, "--out", help="Also play the result to this MIDI output (name or regex)."
+        ),
         api: str = typer.Option(None, "--api", help="MIDI API for --out."),
         seed: int = typer.Option(None, "--seed", help="Random seed (default: random)."),
         model: Path = typer.Option(None, "--model", "-m", help="ONNX model (default: bundled)."),
@@ -68,8 +80,10 @@ def register(app: typer.Typer) -> None:
         out_dir.mkdir(parents=True, exist_ok=True)
         mid, png = out_dir / "demo.mid", out_dir / "demo.png"
         write_midi(res.player + res.model, mid, bpm=settings.bpm)
-        typer.echo(f"wrote {mid}: call {len(res.player)} notes, answer {len(res.model)} notes "
-                   f"(seed {seed})")
+        typer.echo(
+            f"wrote {mid}: call {len(res.player)} notes, answer {len(res.model)} notes "
+            f"(seed {seed})"
+        )
         try:
             from rtgen.plot import plot_piano_roll
 

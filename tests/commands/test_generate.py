@@ -22,8 +22,7 @@ def tiny_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     folder = tmp_path_factory.mktemp("gen")
     ckpt = make_ckpt(folder, "lstm")
-    res = subprocess.run([*RTGEN, "export", str(ckpt)], capture_output=True, text=True,
-                         timeout=300)
+    res = subprocess.run([*RTGEN, "export", str(ckpt)], capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     return ckpt.with_suffix(".onnx")
 
@@ -32,9 +31,25 @@ def test_generate_answers_a_primer_and_is_repeatable(tiny_onnx: Path, tmp_path: 
     """generate writes the primer and the model's notes on two tracks; a seed repeats exactly."""
     outs = []
     for name in ("a.mid", "b.mid"):
-        res = subprocess.run([*RTGEN, "generate", "--model", str(tiny_onnx), "--prime",
-                              str(DEMO_CALL), "-o", str(tmp_path / name), "--bars", "2",
-                              "--seed", "5"], capture_output=True, text=True, timeout=120)
+        res = subprocess.run(
+            [
+                *RTGEN,
+                "generate",
+                "--model",
+                str(tiny_onnx),
+                "--prime",
+                str(DEMO_CALL),
+                "-o",
+                str(tmp_path / name),
+                "--bars",
+                "2",
+                "--seed",
+                "5",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert res.returncode == 0, res.stderr
         outs.append(read_midi(tmp_path / name).notes)
     assert outs[0] == outs[1]
@@ -47,8 +62,12 @@ def test_generate_answers_a_primer_and_is_repeatable(tiny_onnx: Path, tmp_path: 
 
 def test_demo_writes_midi_and_png_without_any_ports(tiny_onnx: Path, tmp_path: Path) -> None:
     """rtgen demo needs no MIDI port: it writes demo.mid (call + answer) and demo.png."""
-    res = subprocess.run([*RTGEN, "demo", "-o", str(tmp_path), "--model", str(tiny_onnx),
-                          "--seed", "2"], capture_output=True, text=True, timeout=120)
+    res = subprocess.run(
+        [*RTGEN, "demo", "-o", str(tmp_path), "--model", str(tiny_onnx), "--seed", "2"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert res.returncode == 0, res.stderr
     notes = read_midi(tmp_path / "demo.mid").notes
     call = [n for n in notes if n.role == Role.PLAYER]
@@ -69,8 +88,12 @@ def test_demo_writes_midi_and_png_without_any_ports(tiny_onnx: Path, tmp_path: P
 )
 def test_invalid_play_values_are_one_line_errors(flags: list[str], needle: str) -> None:
     """Values a musician might mistype are refused before any port is opened, exit 2."""
-    res = subprocess.run([*RTGEN, "play", "--in", "x", "--out", "y", *flags],
-                         capture_output=True, text=True, timeout=60)
+    res = subprocess.run(
+        [*RTGEN, "play", "--in", "x", "--out", "y", *flags],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert res.returncode == 2
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0], res.stderr
@@ -80,6 +103,10 @@ def test_preset_with_unknown_key_is_refused(tmp_path: Path) -> None:
     """A preset key that does not exist is an error naming it, exit 2."""
     preset = tmp_path / "p.toml"
     preset.write_text('mode = "duet"\ntempo = 100\n')
-    res = subprocess.run([*RTGEN, "play", "--in", "x", "--out", "y", "--config", str(preset)],
-                         capture_output=True, text=True, timeout=60)
+    res = subprocess.run(
+        [*RTGEN, "play", "--in", "x", "--out", "y", "--config", str(preset)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert res.returncode == 2 and "unknown key 'tempo'" in res.stderr

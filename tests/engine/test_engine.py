@@ -17,8 +17,10 @@ BPM = 120.0
 
 
 def _rig(mode: str = "call-response", seed: int = 0, **mode_kw) -> OfflineRig:
-    cfg = EngineConfig(ModeConfig(mode=mode, **mode_kw),
-                       SamplerConfig(seed=seed, low=48, high=84, max_note_beats=2.0))
+    cfg = EngineConfig(
+        ModeConfig(mode=mode, **mode_kw),
+        SamplerConfig(seed=seed, low=48, high=84, max_note_beats=2.0),
+    )
     return OfflineRig(cfg, FakeSession(seed), bpm=BPM)
 
 
@@ -82,8 +84,9 @@ def test_barge_in_stops_the_answer_within_one_grid_step() -> None:
 
 @settings(max_examples=40, deadline=None, derandomize=True)
 @given(
-    events=st.lists(st.tuples(st.floats(0, 40), st.integers(40, 90), st.floats(0.05, 4)),
-                    max_size=30),
+    events=st.lists(
+        st.tuples(st.floats(0, 40), st.integers(40, 90), st.floats(0.05, 4)), max_size=30
+    ),
     stop=st.floats(1, 48),
     mode=st.sampled_from(["call-response", "continue", "duet"]),
 )

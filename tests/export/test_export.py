@@ -84,18 +84,34 @@ def test_session_and_eval_run_where_torch_cannot_be_imported(exported: dict) -> 
     """With torch unimportable, the ONNX session, rtgen info and rtgen eval still work."""
     out = exported["transformer"][0]
     demo = str(Path(__file__).resolve().parents[2] / "rtgen" / "assets" / "demo")
-    res = subprocess.run([sys.executable, "-c", NO_TORCH, "eval", "--model", str(out), demo,
-                          "--json"], capture_output=True, text=True, timeout=120)
+    res = subprocess.run(
+        [sys.executable, "-c", NO_TORCH, "eval", "--model", str(out), demo, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["nll_bits_per_token"] > 0
-    info = subprocess.run([sys.executable, "-c", NO_TORCH, "info", str(out), "--json"],
-                          capture_output=True, text=True, timeout=60)
+    info = subprocess.run(
+        [sys.executable, "-c", NO_TORCH, "info", str(out), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert info.returncode == 0 and json.loads(info.stdout)["kind"] == "transformer"
     step = subprocess.run(
-        [sys.executable, "-c", "import sys; sys.modules['torch'] = None\n"
-         "from rtgen.engine.session import open_session\n"
-         f"s = open_session({str(out)!r}); print(s.step(1).shape, 'torch' in sys.modules and "
-         "sys.modules['torch'] is not None)"], capture_output=True, text=True, timeout=60)
+        [
+            sys.executable,
+            "-c",
+            "import sys; sys.modules['torch'] = None\n"
+            "from rtgen.engine.session import open_session\n"
+            f"s = open_session({str(out)!r}); print(s.step(1).shape, 'torch' in sys.modules and "
+            "sys.modules['torch'] is not None)",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert step.returncode == 0 and step.stdout.split()[-1] == "False", step.stderr
 
 
@@ -123,6 +139,14 @@ def test_bad_inputs_are_one_line_errors(tmp_path: Path) -> None:
     onnx.save(model, str(odd))
     _one_line_error(rtgen("info", str(odd)), "rtgen-tokens-0")
     gru = tmp_path / "gru.ckpt"
-    torch.save({"format": "rtgen-ckpt-1", "kind": "gru", "config": {},
-                "vocab": {"version": "rtgen-tokens-1"}, "state_dict": {}}, gru)
+    torch.save(
+        {
+            "format": "rtgen-ckpt-1",
+            "kind": "gru",
+            "config": {},
+            "vocab": {"version": "rtgen-tokens-1"},
+            "state_dict": {},
+        },
+        gru,
+    )
     _one_line_error(rtgen("export", str(gru)), "unknown model kind 'gru'")

@@ -26,8 +26,9 @@ def test_checkpoint_round_trip_carries_its_description(tmp_path: Path) -> None:
     loaded, meta = load_model(tmp_path / "m.ckpt")
     assert meta["vocab"]["version"] == VOCAB_VERSION and meta["grid_steps_per_beat"] == 12
     assert meta["config"]["hidden"] == 16 and meta["kind"] == "lstm"
-    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(),
-                                                  loaded.state_dict().values()))
+    assert all(
+        torch.equal(a, b) for a, b in zip(model.state_dict().values(), loaded.state_dict().values())
+    )
 
 
 class _Payload:
@@ -59,8 +60,9 @@ def test_pickled_code_is_refused_and_never_runs(tmp_path: Path) -> None:
         (b"MThd\x00\x00\x00\x06 this is a MIDI file", "cannot load"),
     ],
 )
-def test_foreign_or_empty_files_are_one_line_errors(tmp_path: Path, content: bytes,
-                                                    reason: str) -> None:
+def test_foreign_or_empty_files_are_one_line_errors(
+    tmp_path: Path, content: bytes, reason: str
+) -> None:
     """An empty file or another program's file gives a one-line reason."""
     path = tmp_path / "x.ckpt"
     path.write_bytes(content)

@@ -19,7 +19,7 @@ def _stepped(model: TransformerModel, tokens: torch.Tensor) -> torch.Tensor:
 
 @pytest.mark.parametrize("layers", [1, 3])
 def test_stepping_past_the_window_matches_the_banded_forward(layers: int) -> None:
-    """Stepping 3 windows' worth of tokens through the ring cache gives the full forward's logits."""
+    """Stepping 3 windows of tokens through the ring cache gives the full forward's logits."""
     torch.manual_seed(0)
     cfg = TransformerConfig(d_model=64, heads=4, layers=layers, window=16, dropout=0.0)
     model = TransformerModel(cfg).eval()

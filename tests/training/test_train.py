@@ -51,9 +51,17 @@ def test_resume_matches_uninterrupted_run(tiny_dataset: Path, tmp_path: Path) ->
 
 def test_torchrun_two_ranks_end_with_identical_weights(tiny_dataset: Path, tmp_path: Path) -> None:
     """torchrun --nproc_per_node=2 on CPU (gloo) trains, and both ranks hold the same weights."""
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
-           "--master_port=29571", "-m", "training.train", *TINY,
-           *_sets(tiny_dataset, tmp_path, "train.max_steps=30", "train.eval_every=15")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        "--master_port=29571",
+        "-m",
+        "training.train",
+        *TINY,
+        *_sets(tiny_dataset, tmp_path, "train.max_steps=30", "train.eval_every=15"),
+    ]
     res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=180)
     assert res.returncode == 0, res.stderr[-2000:]
     ranks = json.loads((tmp_path / "ranks.json").read_text())

@@ -16,6 +16,7 @@ from rtgen.commands import (
     generate_cmd,
     info_cmd,
     inspect_cmd,
+    panic_cmd,
     play_cmd,
     plot_cmd,
     ports_cmd,
@@ -38,6 +39,7 @@ ports_cmd.register(app)
 plot_cmd.register(app)
 generate_cmd.register(app)
 play_cmd.register(app)
+panic_cmd.register(app)
 
 
 @app.callback(invoke_without_command=True)

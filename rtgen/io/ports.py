@@ -1,12 +1,13 @@
-"""MIDI ports: the only module in rtgen that imports rtmidi.
+"""MIDI ports: listing, matching by name, opening. With ``ports_rtmidi``, the only rtmidi user.
+
+    list_ports(api)                              -> {"api", "inputs", "outputs"}
+    open_output(pattern, api, virtual=False)     -> MidiOutput (the engine's OutputPort)
+    open_input(pattern, api, virtual=False)      -> MidiInput (poll() / get(timeout))
 
 Ports are chosen by name (substring, or regex when the substring finds nothing), never by
 number. Every rtmidi object made here is ``.delete()``d when done: a client left behind stays
 visible to other programs (on JACK the next client of the same name gets a ``-01`` suffix).
-
-TODO (later issue): ``open_input(pattern, on_message)`` / ``open_output(pattern)``. The input
-callback only enqueues ``(message, time.perf_counter_ns())``; outputs flush (wait a period or
-two on JACK) before they close. Both resolve the name with :func:`match_port`.
+The port classes live in :mod:`rtgen.io.ports_rtmidi` (imported when a port is opened).
 """
 
 from __future__ import annotations
@@ -16,10 +17,14 @@ import os
 import re
 import sys
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import rtmidi
 
 from rtgen.errors import RtgenError
+
+if TYPE_CHECKING:
+    from rtgen.io.ports_rtmidi import MidiInput, MidiOutput
 
 #: User-facing API names -> rtmidi API constants.
 API_NAMES: dict[str, int] = {
@@ -82,12 +87,10 @@ def _probe(api: str) -> dict:
                     obj.delete()
 
 
-def list_ports(api: str | None = None) -> dict:
-    """``{"api": name, "inputs": [...], "outputs": [...]}`` for ``api``, or the first usable one.
+def candidate_apis(api: str | None) -> list[str]:
+    """The APIs to try, in order: ``[api]`` when one is named, else every compiled-in one.
 
-    Inputs are ports we can read from (other clients' outputs), outputs ports we can send to.
-    With no ``api``, the compiled APIs are tried in the order alsa, coremidi, winmm, jack, so a
-    Linux box without an ALSA sequencer (no /dev/snd) falls back to a running JACK server.
+    Raises RtgenError for an unknown API or one that is not compiled into python-rtmidi.
     """
     compiled = compiled_apis()
     if api is not None:
@@ -98,22 +101,77 @@ def list_ports(api: str | None = None) -> dict:
                 f"MIDI API {api!r} is not compiled into python-rtmidi; "
                 f"compiled in: {', '.join(compiled) or 'none'}"
             )
-        candidates = [api]
-    else:
-        candidates = [name for name in _DEFAULT_ORDER if name in compiled]
-        if not candidates:
-            raise RtgenError("python-rtmidi has no MIDI API compiled in")
+        return [api]
+    candidates = [name for name in _DEFAULT_ORDER if name in compiled]
+    if not candidates:
+        raise RtgenError("python-rtmidi has no MIDI API compiled in")
+    return candidates
+
+
+def no_usable_api(
+    api: str | None, candidates: list[str], failures: list[tuple[str, str]]
+) -> RtgenError:
+    """The one-line error for "no candidate API could make a client"; ``failures`` holds
+    ``(api, reason)`` pairs."""
+    if api is not None:
+        return RtgenError(f"MIDI API {api!r} is not usable: {failures[0][1]}")
+    hint = " (start a JACK server, or choose an API with --api)" if "jack" in candidates else ""
+    tried = "; ".join(f"{name}: {reason}" for name, reason in failures)
+    return RtgenError(f"no usable MIDI API; tried {tried}{hint}")
+
+
+def list_ports(api: str | None = None) -> dict:
+    """``{"api": name, "inputs": [...], "outputs": [...]}`` for ``api``, or the first usable one.
+
+    Inputs are ports we can read from (other clients' outputs), outputs ports we can send to.
+    With no ``api``, the compiled APIs are tried in the order alsa, coremidi, winmm, jack, so a
+    Linux box without an ALSA sequencer (no /dev/snd) falls back to a running JACK server.
+    """
+    candidates = candidate_apis(api)
     failures = []
     for name in candidates:
         try:
             return _probe(name)
         except rtmidi.RtMidiError as exc:
             failures.append((name, _reason(exc)))
-    if api is not None:
-        raise RtgenError(f"MIDI API {api!r} is not usable: {failures[0][1]}")
-    hint = " (start a JACK server, or choose an API with --api)" if "jack" in candidates else ""
-    tried = "; ".join(f"{name}: {reason}" for name, reason in failures)
-    raise RtgenError(f"no usable MIDI API; tried {tried}{hint}")
+    raise no_usable_api(api, candidates, failures)
+
+
+def open_output(
+    pattern: str | None,
+    api: str | None,
+    virtual: bool = False,
+    client_name: str = "rtgen",
+    virtual_name: str = "rtgen out",
+) -> MidiOutput:
+    """Connect to the one output port ``pattern`` names, or (``virtual``) create one.
+
+    A virtual port (``client_name:virtual_name``) is one a DAW or synth connects to; the
+    pattern is then ignored. No match, or several, is an RtgenError listing the outputs.
+    See :class:`rtgen.io.ports_rtmidi.MidiOutput` for sending, hot-plug and closing.
+    """
+    from rtgen.io.ports_rtmidi import MidiOutput
+
+    return MidiOutput(pattern, api, virtual, client_name, virtual_name)
+
+
+def open_input(
+    pattern: str | None,
+    api: str | None,
+    virtual: bool = False,
+    client_name: str = "rtgen",
+    virtual_name: str = "rtgen in",
+    queue_size: int = 4096,
+) -> MidiInput:
+    """Listen to the one input port ``pattern`` names, or (``virtual``) create one.
+
+    Messages (MIDI clock included; SysEx and active sensing ignored) are queued with their
+    ``time.perf_counter_ns()`` arrival time; at most ``queue_size`` are kept, the oldest are
+    dropped first. See :class:`rtgen.io.ports_rtmidi.MidiInput` for ``poll``/``get``.
+    """
+    from rtgen.io.ports_rtmidi import MidiInput
+
+    return MidiInput(pattern, api, virtual, client_name, virtual_name, queue_size)
 
 
 def _quoted(names: list[str]) -> str:

@@ -1,0 +1,368 @@
+"""Open MIDI ports with rtmidi: :class:`MidiOutput` (an OutputPort) and :class:`MidiInput`.
+
+    with open_output("Synth", "jack") as out:        # from rtgen.io.ports
+        out.send((0x90, 60, 100))
+    inp = open_input("Keyboard", "jack")
+    for message, t_ns in inp.poll(): ...             # t_ns: perf_counter_ns() on arrival
+
+Threads. The input callback runs on the backend's thread (JACK's process thread); it only
+stamps the message and appends it to a bounded deque. ``send``, ``is_present``,
+``reconnect`` and ``close`` may run on different threads: a lock per port guards the rtmidi
+object, because rtmidi crashes the process when sent to after ``delete()``.
+
+Hot-plug. Nothing tells rtmidi that the other end went away: on JACK a send to a port whose
+peer quit succeeds and goes nowhere. So the engine calls :meth:`is_present` at least once a
+second, which looks the connected port's name up in the port list. When it is missing, the
+port is *vanished*: ``send`` raises PortVanishedError, and ``is_present()`` then answers
+whether :meth:`reconnect` would succeed, i.e. whether the pattern names exactly one port
+again (maybe a renamed ``Synth-01``). ``reconnect()`` re-opens by the same pattern on the
+same rtmidi client, or raises PortVanishedError with the list of ports. Virtual ports are
+ours: present until closed.
+
+Limits (JACK, as measured by tests/e2e/test_ports_io.py):
+
+- A peer that quits and returns between two checks goes unnoticed: its name is listed again
+  but our connection is gone. ``reconnect()`` re-opens unconditionally when in doubt.
+- After the JACK server itself stops, listings are empty and nothing comes back until rtgen
+  restarts: once the server is gone, making any new JACK client makes libjack free the old
+  clients, and closing an old port then crashes the process. So no port here makes a new
+  client after it is opened. ``close`` then takes about a second (rtmidi waits for a process
+  cycle that never comes) but is safe.
+- A Python input callback holds the GIL on JACK's process thread; a burst of more than
+  ~100 messages in one period can overrun it (the sender's buffer is re-used while we still
+  read it: late messages repeat an earlier one). Keyboards and clocks are far below that.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import deque
+from typing import TypeVar
+
+import rtmidi
+
+from rtgen.engine.portproto import Message, PortVanishedError
+from rtgen.errors import RtgenError
+from rtgen.io.ports import (
+    API_NAMES,
+    _quiet_stderr,
+    _reason,
+    candidate_apis,
+    match_port,
+    no_usable_api,
+)
+
+#: Seconds ``MidiOutput.close`` waits before closing, so sent messages reach the peer (JACK
+#: delivers once per period; rtmidi's own close waits one more). 20 ms covers two periods of
+#: up to 480 frames at 48 kHz.
+FLUSH_S = 0.02
+
+_OPEN_ATTEMPTS = 3  # the port list may change between listing and opening (hot-plug)
+
+Stamped = tuple[Message, int]  # (raw MIDI bytes, time.perf_counter_ns() on arrival)
+_Port = TypeVar("_Port", bound="_RtmidiPort")
+
+
+class _RtmidiPort:
+    """What inputs and outputs share: a client, a name, presence, reconnect, close."""
+
+    kind = "port"  # "input" or "output": the word match_port and messages use
+
+    def __init__(
+        self, pattern: str | None, api: str | None, virtual: bool, client_name: str, label: str
+    ) -> None:
+        self.pattern = pattern
+        self.virtual = virtual
+        self.client_name = client_name
+        self.label = label  # our own port's name (the virtual port, or our end of the cable)
+        self.name = f"{client_name}:{label}"  # the peer's port name once connected
+        self._lock = threading.Lock()
+        self._vanished = False
+        self._closed = False
+        self._rt, self.api = self._new_client(api)
+        try:
+            self._prepare(self._rt)
+            if virtual:
+                self._rt.open_virtual_port(label)
+            else:
+                self.name = self._open_matching()
+        except NotImplementedError:  # e.g. winmm has no virtual ports
+            self._release()
+            raise RtgenError(f"the {self.api} MIDI API cannot make virtual ports") from None
+        except rtmidi.RtMidiError as exc:
+            self._release()
+            target = label if virtual else pattern
+            raise RtgenError(f"cannot open MIDI {self.kind} {target!r}: {_reason(exc)}") from None
+        except BaseException:
+            self._release()
+            raise
+
+    # -- hooks ------------------------------------------------------------------------------
+
+    def _make(self, rtapi: int) -> rtmidi.MidiIn | rtmidi.MidiOut:
+        raise NotImplementedError
+
+    def _prepare(self, rt: rtmidi.MidiIn | rtmidi.MidiOut) -> None:
+        """Configure a fresh client before its port opens (input: callback, filters)."""
+
+    # -- opening ----------------------------------------------------------------------------
+
+    def _new_client(self, api: str | None) -> tuple[rtmidi.MidiIn | rtmidi.MidiOut, str]:
+        # rtmidi asks libjack not to start a server; this also covers a ~/.jackdrc.
+        os.environ.setdefault("JACK_NO_START_SERVER", "1")
+        candidates = candidate_apis(api)
+        failures = []
+        for name in candidates:
+            try:
+                with _quiet_stderr():
+                    return self._make(API_NAMES[name]), name
+            except rtmidi.RtMidiError as exc:
+                failures.append((name, _reason(exc)))
+        raise no_usable_api(api, candidates, failures)
+
+    def _open_matching(self) -> str:
+        """Open the one port the pattern names; its name. Raises RtgenError (no/many match)."""
+        for _ in range(_OPEN_ATTEMPTS):
+            names = self._rt.get_ports()
+            index = match_port(self.pattern or "", names, self.kind)
+            self._rt.open_port(index, self.label)
+            # rtmidi opens by index: make sure the list did not shift under us.
+            if self._rt.get_ports()[index : index + 1] == [names[index]]:
+                return names[index]
+            self._rt.close_port()
+        raise PortVanishedError(f"MIDI {self.kind}s kept changing while opening {self.pattern!r}")
+
+    # -- hot-plug ---------------------------------------------------------------------------
+
+    @property
+    def vanished(self) -> bool:
+        """True from the ``is_present()`` call that found the port gone until ``reconnect()``."""
+        return self._vanished
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def is_present(self) -> bool:
+        """Is the port there? Connected: its name is listed. Vanished: the pattern names one.
+
+        The first False marks the port vanished (sends raise). Costs one port listing
+        (~20 µs on JACK); call it at least once a second.
+        """
+        with self._lock:
+            if self._closed:
+                return False
+            if self.virtual:
+                return True
+            names = self._list()
+            if not self._vanished:
+                if self.name in names:
+                    return True
+                self._vanished = True
+                return False
+            try:
+                match_port(self.pattern or "", names, self.kind)
+            except RtgenError:
+                return False
+            return True
+
+    def reconnect(self) -> None:
+        """Re-open by the same pattern (re-resolved: the port may have a new suffix).
+
+        Raises PortVanishedError (one line, listing the ports) when no single port matches
+        yet; the current connection is then left as it is. A virtual port has nothing to do.
+        """
+        with self._lock:
+            if self._closed:
+                raise PortVanishedError(f"MIDI {self.kind} {self.name!r} is closed")
+            if self.virtual:
+                return
+            try:
+                match_port(self.pattern or "", self._list(), self.kind)  # before closing
+                self._rt.close_port()
+                self._prepare(self._rt)  # rtmidi's JACK input forgets its callback on close
+                self.name = self._open_matching()
+            except PortVanishedError:
+                self._vanished = True
+                raise
+            except RtgenError as exc:
+                self._vanished = True
+                raise PortVanishedError(exc.format_message()) from None
+            except rtmidi.RtMidiError as exc:
+                self._vanished = True
+                raise PortVanishedError(
+                    f"cannot reopen MIDI {self.kind} {self.pattern!r}: {_reason(exc)}"
+                ) from None
+            self._vanished = False
+
+    def _list(self) -> list[str]:
+        try:
+            return self._rt.get_ports()
+        except rtmidi.RtMidiError:
+            return []
+
+    # -- closing ----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the port and delete the rtmidi client; a second call does nothing."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._before_release()
+        with self._lock:
+            self._release()
+
+    def _before_release(self) -> None:
+        """Runs once, after the port refuses new work and before the client goes."""
+
+    def _release(self) -> None:
+        rt, self._rt = self._rt, None
+        if rt is None:
+            return
+        try:
+            if isinstance(rt, rtmidi.MidiIn):
+                rt.cancel_callback()
+            rt.close_port()  # on JACK: waits for a process cycle to take what is queued
+        except rtmidi.RtMidiError:
+            pass
+        finally:
+            rt.delete()
+
+    def __enter__(self: _Port) -> _Port:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "vanished" if self._vanished else "open"
+        kind = "virtual " if self.virtual else ""
+        return f"{type(self).__name__}({kind}{self.name!r}, {self.api}, {state})"
+
+
+class MidiOutput(_RtmidiPort):
+    """An output port: the engine's OutputPort. Make one with ``rtgen.io.ports.open_output``.
+
+    ``send`` is quick (rtmidi copies into a ring buffer that JACK's process thread empties
+    once per period) and raises PortVanishedError once the port is closed or vanished.
+    ``close`` waits ``flush_s`` first, so messages sent just before it still arrive.
+    """
+
+    kind = "output"
+
+    def __init__(
+        self,
+        pattern: str | None,
+        api: str | None,
+        virtual: bool = False,
+        client_name: str = "rtgen",
+        virtual_name: str = "rtgen out",
+        flush_s: float = FLUSH_S,
+    ) -> None:
+        self.flush_s = flush_s
+        super().__init__(pattern, api, virtual, client_name, virtual_name)
+
+    def _make(self, rtapi: int) -> rtmidi.MidiOut:
+        return rtmidi.MidiOut(rtapi=rtapi, name=self.client_name)
+
+    def send(self, message: Message) -> None:
+        """Send one raw MIDI message now, e.g. ``(0x90, 60, 100)``."""
+        with self._lock:
+            if self._rt is None or self._closed:
+                raise PortVanishedError(f"MIDI output {self.name!r} is closed")
+            if self._vanished:
+                raise PortVanishedError(f"MIDI output {self.name!r} vanished")
+            try:
+                self._rt.send_message(message)
+            except rtmidi.RtMidiError as exc:
+                raise PortVanishedError(f"MIDI output {self.name!r}: {_reason(exc)}") from None
+
+    def _before_release(self) -> None:
+        if self.flush_s > 0 and not self._vanished:
+            time.sleep(self.flush_s)
+
+
+class MidiInput(_RtmidiPort):
+    """An input port whose messages wait, stamped, in a bounded queue.
+
+    Make one with ``rtgen.io.ports.open_input``. MIDI clock and other real-time messages
+    come through (the engine follows an external clock); SysEx and active sensing do not.
+    When the queue is full the oldest message is dropped and counted in :attr:`dropped`.
+    Read with :meth:`poll` (everything waiting) or :meth:`get` (one, waiting up to a
+    timeout) from one consumer thread at a time.
+    """
+
+    kind = "input"
+
+    def __init__(
+        self,
+        pattern: str | None,
+        api: str | None,
+        virtual: bool = False,
+        client_name: str = "rtgen",
+        virtual_name: str = "rtgen in",
+        queue_size: int = 4096,
+    ) -> None:
+        if queue_size < 1:
+            raise ValueError(f"queue_size must be >= 1, not {queue_size}")
+        self._queue: deque[Stamped] = deque(maxlen=queue_size)
+        self._ready = threading.Event()
+        self._received = 0  # written only by the callback
+        self._taken = 0  # written only by readers, under _take_lock
+        self._take_lock = threading.Lock()
+        super().__init__(pattern, api, virtual, client_name, virtual_name)
+
+    def _make(self, rtapi: int) -> rtmidi.MidiIn:
+        return rtmidi.MidiIn(rtapi=rtapi, name=self.client_name)
+
+    def _prepare(self, rt: rtmidi.MidiIn) -> None:
+        rt.ignore_types(sysex=True, timing=False, active_sense=True)
+        rt.cancel_callback()
+        rt.set_callback(self._on_message)
+
+    def _on_message(self, event: tuple[list[int], float], _data: object = None) -> None:
+        """rtmidi's callback, on the backend's thread: stamp and enqueue, nothing else."""
+        t_ns = time.perf_counter_ns()
+        self._queue.append((tuple(event[0]), t_ns))  # a full deque drops its oldest
+        self._received += 1
+        self._ready.set()
+
+    @property
+    def dropped(self) -> int:
+        """Messages dropped (oldest first) because the queue was full."""
+        return max(0, self._received - self._taken - len(self._queue))
+
+    def poll(self) -> list[Stamped]:
+        """Every waiting ``(message, t_ns)``, oldest first; empty when none wait."""
+        items: list[Stamped] = []
+        with self._take_lock:
+            queue = self._queue
+            while queue:
+                items.append(queue.popleft())
+            self._taken += len(items)
+        return items
+
+    def get(self, timeout: float | None = None) -> Stamped | None:
+        """The oldest ``(message, t_ns)``, waiting up to ``timeout`` seconds (None: until one
+        comes or the port closes); None when none came."""
+        deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
+        while True:
+            with self._take_lock:
+                if self._queue:
+                    self._taken += 1
+                    return self._queue.popleft()
+            if self._closed:
+                return None
+            self._ready.clear()
+            if self._queue:  # arrived between the check and the clear
+                continue
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return None
+            self._ready.wait(remaining)
+
+    def _before_release(self) -> None:
+        self._ready.set()  # wake a reader blocked in get()

@@ -1,0 +1,231 @@
+"""The real `rtgen play` over real JACK ports, with the bundled model.
+
+A test keyboard (an rtmidi JACK client with a virtual output) plays calls; a test synth (a
+JACK client with a virtual input) records what rtgen sends, stamped on arrival. rtgen runs
+as a subprocess and is only ever talked to through its ports and signals.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rtmidi
+
+from rtgen.engine.keys import parse_key, scale_pitch_classes
+from rtgen.events import Role
+from rtgen.io.midifile import read_midi
+
+BPM = 120.0
+BEAT_S = 60.0 / BPM
+RTGEN = [sys.executable, "-m", "rtgen"]
+
+
+class Synth:
+    """A JACK MIDI input that records (perf_counter seconds, message)."""
+
+    def __init__(self, name: str) -> None:
+        self.got: list[tuple[float, list[int]]] = []
+        self.rt = rtmidi.MidiIn(rtapi=rtmidi.API_UNIX_JACK, name=name)
+        self.rt.ignore_types(sysex=True, timing=False, active_sense=True)
+        self.rt.open_virtual_port("in")
+        self.rt.set_callback(lambda ev, _d: self.got.append((time.perf_counter(), ev[0])))
+
+    def note_ons(self, since: float = 0.0) -> list[tuple[float, int]]:
+        return [(t, m[1]) for t, m in self.got if t >= since and m[0] & 0xF0 == 0x90 and m[2]]
+
+    def sounding(self) -> int:
+        """Notes left on, by note-on/note-off pairs per (channel, pitch) (not by CC123)."""
+        count: Counter = Counter()
+        for _, m in self.got:
+            if m[0] & 0xF0 == 0x90 and m[2] > 0:
+                count[(m[0] & 15, m[1])] += 1
+            elif (m[0] & 0xF0 == 0x80 or m[0] & 0xF0 == 0x90) and count[(m[0] & 15, m[1])]:
+                count[(m[0] & 15, m[1])] -= 1
+        return sum(count.values())
+
+    def close(self) -> None:
+        self.rt.close_port()
+        self.rt.delete()
+
+
+class Keyboard:
+    def __init__(self, name: str) -> None:
+        self.rt = rtmidi.MidiOut(rtapi=rtmidi.API_UNIX_JACK, name=name)
+        self.rt.open_virtual_port("out")
+
+    def play(self, pitches: list[int], beat_s: float = BEAT_S, gate: float = 0.9) -> float:
+        """One note per beat; returns the time of the last note-off."""
+        t_off = 0.0
+        for p in pitches:
+            self.rt.send_message([0x90, p, 96])
+            time.sleep(beat_s * gate)
+            self.rt.send_message([0x80, p, 0])
+            t_off = time.perf_counter()
+            time.sleep(beat_s * (1 - gate))
+        return t_off
+
+    def close(self) -> None:
+        self.rt.close_port()
+        self.rt.delete()
+
+
+@pytest.fixture
+def rig(jack_server: str, tmp_path: Path) -> Iterator[dict]:
+    kbd, synth = Keyboard("rtgenTestKbd"), Synth("rtgenTestSynth")
+    procs: list[subprocess.Popen] = []
+
+    def start(*args: str) -> subprocess.Popen:
+        proc = subprocess.Popen([*RTGEN, "play", "--api", "jack", "--quiet", *args],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        procs.append(proc)
+        time.sleep(2.0)  # model load and port connection
+        assert proc.poll() is None, proc.communicate()[1]
+        return proc
+
+    yield {"kbd": kbd, "synth": synth, "start": start, "tmp": tmp_path}
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    kbd.close()
+    synth.close()
+
+
+def _stop(proc: subprocess.Popen) -> tuple[int, str, float]:
+    t0 = time.perf_counter()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=10)
+    return proc.returncode, err, time.perf_counter() - t0
+
+
+CALL_C = [60, 62, 64, 65, 67, 65, 64, 62]  # two bars of C major, one note a beat
+
+
+def test_answer_comes_after_the_silence_and_stops_cleanly_on_sigint(rig: dict) -> None:
+    """The answer's first note arrives between 1 and 2 beats after the call's last note-off
+    (silence = 1 beat, then the next grid beat), never while a call key is held; SIGINT
+    leaves zero notes sounding, exits 0 within a second, and --record holds both parts."""
+    record = rig["tmp"] / "session.mid"
+    proc = rig["start"]("--in", "rtgenTestKbd", "--out", "rtgenTestSynth", "--seed", "1",
+                        "--record", str(record))
+    t_call = time.perf_counter()
+    t_off = rig["kbd"].play(CALL_C)
+    during_call = rig["synth"].note_ons()
+    time.sleep(3.0)  # in the middle of the two-bar answer
+    ons = rig["synth"].note_ons(t_call)
+    code, err, took = _stop(proc)
+    assert not during_call  # nothing while the call's keys were down
+    assert ons, err
+    first = ons[0][0] - t_off
+    assert BEAT_S - 0.005 <= first <= 2 * BEAT_S + 0.005, first
+    assert code == 0 and took < 1.0, err
+    assert rig["synth"].sounding() == 0
+    notes = read_midi(record).notes
+    assert {n.role for n in notes} == {Role.PLAYER, Role.MODEL}
+    assert len([n for n in notes if n.role == Role.PLAYER]) == len(CALL_C)
+
+
+def _grid_errors_ms(times: list[float], step_s: float) -> np.ndarray:
+    """Each onset's distance (ms) from a common 1/12-beat grid fitted to all of them."""
+    t = np.asarray(times) - times[0]
+    phase = np.angle(np.mean(np.exp(2j * np.pi * t / step_s)))  # circular mean of phases
+    offset = phase / (2 * np.pi) * step_s
+    resid = (t - offset) - np.round((t - offset) / step_s) * step_s
+    return np.abs(resid) * 1e3
+
+
+def test_answers_land_on_the_grid_and_in_the_key_of_the_call(rig: dict) -> None:
+    """Over four diatonic calls, model onsets sit on rtgen's 1/12-beat grid (p99 <= 2 ms;
+    the JACK period is 1.33 ms) and >= 80% of answer notes are in the call's key."""
+    proc = rig["start"]("--in", "rtgenTestKbd", "--out", "rtgenTestSynth", "--seed", "2")
+    calls = {
+        "C": [60, 64, 67, 72, 71, 67, 65, 62],
+        "G": [67, 71, 74, 72, 66, 67, 69, 71],
+        "F": [65, 69, 72, 70, 69, 67, 64, 65],
+        "Dm": [62, 65, 69, 67, 65, 64, 61, 62],
+    }
+    in_key, total, onsets = 0, 0, []
+    for key, pitches in calls.items():
+        t0 = time.perf_counter()
+        rig["kbd"].play(pitches)
+        time.sleep(2 * BEAT_S * 4 + 1.5)  # the two-bar answer and a rest
+        ons = rig["synth"].note_ons(t0)
+        scale = scale_pitch_classes(*parse_key(key), leading_tone=True)
+        in_key += sum(1 for _, p in ons if p % 12 in scale)
+        total += len(ons)
+        onsets += [t for t, _ in ons]
+    code, err, _ = _stop(proc)
+    assert code == 0, err
+    assert total >= 8, err
+    share = in_key / total
+    errors = _grid_errors_ms(sorted(onsets), BEAT_S / 12)
+    print(f"in-key share {share:.1%} of {total}; onset error p50 {np.percentile(errors, 50):.2f} "
+          f"p99 {np.percentile(errors, 99):.2f} max {errors.max():.2f} ms")
+    assert share >= 0.8
+    assert np.percentile(errors, 99) <= 2.0
+
+
+def test_wrong_port_name_lists_what_exists(rig: dict) -> None:
+    """A port name that matches nothing is one line naming the ports that exist, exit 2."""
+    res = subprocess.run([*RTGEN, "play", "--api", "jack", "--in", "rtgenTestKbd", "--out",
+                          "NoSuchSynth"], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "NoSuchSynth" in lines[0] and "rtgenTestSynth" in lines[0]
+
+
+def _jack_ports() -> str:
+    return subprocess.run(["jack_lsp"], capture_output=True, text=True, timeout=10).stdout
+
+
+def test_virtual_ports_appear_for_a_daw(rig: dict) -> None:
+    """--virtual creates 'rtgen in' and 'rtgen out' ports that other clients can connect to."""
+    proc = rig["start"]("--virtual", "--seed", "3")
+    ports = _jack_ports()
+    code, err, _ = _stop(proc)
+    assert "rtgen in" in ports and "rtgen out" in ports, ports
+    assert code == 0, err
+
+
+def test_follows_an_external_midi_clock(rig: dict) -> None:
+    """With --clock external and jack_midi_clock at 100 BPM, the answer sits on a 100-BPM
+    grid (not rtgen's own 120)."""
+    env = dict(os.environ)
+    clock = subprocess.Popen(["jack_midi_clock", "-b", "100"], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        proc = rig["start"]("--virtual", "--clock", "external", "--seed", "4")
+        ports = _jack_ports()
+        src_in = [ln.strip() for ln in ports.splitlines() if "rtgen in" in ln][0]
+        dst_out = [ln.strip() for ln in ports.splitlines() if "rtgen out" in ln][0]
+        for a, b in (("jack_midi_clock:mclk_out", src_in), ("rtgenTestKbd:out", src_in),
+                     (dst_out, "rtgenTestSynth:in")):
+            subprocess.run(["jack_connect", a, b], check=True, timeout=10)
+        subprocess.run(["jack_transport"], input="play\nquit\n", text=True, timeout=10)
+        time.sleep(1.5)  # a few beats of clock to lock on
+        beat_s = 0.6
+        t0 = time.perf_counter()
+        rig["kbd"].play(CALL_C, beat_s=beat_s)
+        time.sleep(beat_s * 8 + 1.0)
+        ons = [t for t, _ in rig["synth"].note_ons(t0)]
+        code, err, _ = _stop(proc)
+        subprocess.run(["jack_transport"], input="stop\nquit\n", text=True, timeout=10)
+    finally:
+        clock.terminate()
+        clock.wait(timeout=5)
+    assert code == 0, err
+    assert len(ons) >= 4, err
+    errors = _grid_errors_ms(ons, beat_s / 12)
+    wrong = _grid_errors_ms(ons, BEAT_S / 12)
+    print(f"100-BPM grid error p99 {np.percentile(errors, 99):.2f} ms; "
+          f"120-BPM grid error p99 {np.percentile(wrong, 99):.2f} ms")
+    assert np.percentile(errors, 99) <= 3.0

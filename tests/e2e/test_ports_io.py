@@ -1,0 +1,319 @@
+"""rtgen's MIDI ports (open_output, open_input, hot-plug) and `rtgen panic` on real JACK ports.
+
+The peers are other JACK clients made with rtmidi: a synth (an input port that records) and
+a keyboard (an output port). The synth reads rtmidi's own queue rather than a Python
+callback: a callback holds the GIL on JACK's process thread and cannot keep up with a
+2,000-message panic in one period.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+import rtmidi
+
+from rtgen.engine.portproto import OutputPort, PortVanishedError
+from rtgen.errors import RtgenError
+from rtgen.io.ports import open_input, open_output
+
+SYNTH = "rtgenTestSynth:midi_in"
+KEYBOARD = "rtgenTestKbd:midi_out"
+
+
+def _rtgen(*args: str) -> subprocess.CompletedProcess:
+    exe = shutil.which("rtgen")
+    cmd = [exe] if exe else [sys.executable, "-c", "from rtgen.cli import main; main()"]
+    return subprocess.run(
+        [*cmd, *args], capture_output=True, text=True, timeout=60, env=os.environ.copy()
+    )
+
+
+def _wait_for(condition: Callable[[], bool], timeout_s: float = 2.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return condition()
+
+
+def _jack_ports() -> list[str]:
+    result = subprocess.run(["jack_lsp"], capture_output=True, text=True, timeout=10)
+    return result.stdout.splitlines()
+
+
+class Synth:
+    """A JACK client with a virtual MIDI input 'rtgenTestSynth:midi_in' that keeps all it gets."""
+
+    def __init__(self) -> None:
+        self.midi_in: rtmidi.MidiIn | None = None
+        self.start()
+
+    def start(self) -> None:
+        self.midi_in = rtmidi.MidiIn(
+            rtapi=rtmidi.API_UNIX_JACK, name="rtgenTestSynth", queue_size_limit=16384
+        )
+        self.midi_in.open_virtual_port("midi_in")
+
+    def collect(self, count: int | None = None, timeout_s: float = 3.0) -> list[tuple[int, ...]]:
+        """What arrived: until ``count`` messages, or (no count) until 100 ms pass quietly."""
+        got: list[tuple[int, ...]] = []
+        deadline = time.monotonic() + timeout_s
+        quiet_since = time.monotonic()
+        while time.monotonic() < deadline:
+            event = self.midi_in.get_message()
+            if event is not None:
+                got.append(tuple(event[0]))
+                quiet_since = time.monotonic()
+                if count is not None and len(got) >= count:
+                    break
+            elif count is None and time.monotonic() - quiet_since > 0.1:
+                break
+            else:
+                time.sleep(0.001)
+        return got
+
+    def delete(self) -> None:
+        if self.midi_in is not None:
+            self.midi_in.close_port()
+            self.midi_in.delete()
+            self.midi_in = None
+
+
+class Keyboard:
+    """A JACK client with a virtual MIDI output 'rtgenTestKbd:midi_out'."""
+
+    def __init__(self) -> None:
+        self.midi_out: rtmidi.MidiOut | None = None
+        self.start()
+
+    def start(self) -> None:
+        self.midi_out = rtmidi.MidiOut(rtapi=rtmidi.API_UNIX_JACK, name="rtgenTestKbd")
+        self.midi_out.open_virtual_port("midi_out")
+
+    def send(self, *messages: tuple[int, ...]) -> None:
+        for message in messages:
+            self.midi_out.send_message(message)
+
+    def delete(self) -> None:
+        if self.midi_out is not None:
+            self.midi_out.close_port()
+            self.midi_out.delete()
+            self.midi_out = None
+
+
+@pytest.fixture
+def synth(jack_server: str) -> Iterator[Synth]:
+    peer = Synth()
+    try:
+        yield peer
+    finally:
+        peer.delete()
+
+
+@pytest.fixture
+def keyboard(jack_server: str) -> Iterator[Keyboard]:
+    peer = Keyboard()
+    try:
+        yield peer
+    finally:
+        peer.delete()
+
+
+def test_open_output_delivers_messages_in_order(synth: Synth) -> None:
+    """Messages sent to an opened output arrive at the synth complete and in send order."""
+    sent = [(0x90 | ch, p, 1 + p % 127) for ch in range(4) for p in range(128)]
+    sent += [(0x80 | ch, p, 0) for ch in range(4) for p in range(128)]
+    with open_output("rtgenTestSynth", "jack") as out:
+        assert isinstance(out, OutputPort)
+        assert out.name == SYNTH and out.api == "jack"
+        for message in sent:
+            out.send(message)
+        assert synth.collect(len(sent)) == sent
+
+
+def test_close_flushes_what_was_just_sent(synth: Synth) -> None:
+    """Messages sent right before close() still arrive; a second close() does nothing."""
+    out = open_output(SYNTH, "jack")
+    sent = [(0xB0, 7, v) for v in range(40)]
+    for message in sent:
+        out.send(message)
+    out.close()
+    out.close()
+    assert synth.collect() == sent
+    with pytest.raises(PortVanishedError, match="closed"):
+        out.send((0x90, 60, 100))
+
+
+def test_open_input_stamps_messages_with_perf_counter_ns(keyboard: Keyboard) -> None:
+    """Each message comes as (bytes tuple, perf_counter_ns on arrival), in order, via get()."""
+    with open_input("rtgenTestKbd", "jack") as inp:
+        assert inp.name == KEYBOARD
+        before = time.perf_counter_ns()
+        keyboard.send((0x90, 60, 100), (0x80, 60, 0))
+        first = inp.get(timeout=2)
+        second = inp.get(timeout=2)
+        after = time.perf_counter_ns()
+        assert first is not None and second is not None
+        assert [first[0], second[0]] == [(0x90, 60, 100), (0x80, 60, 0)]
+        assert before <= first[1] <= second[1] <= after
+        assert inp.get(timeout=0.05) is None
+        assert inp.dropped == 0
+
+
+def test_open_input_passes_clock_but_not_sysex_or_active_sensing(keyboard: Keyboard) -> None:
+    """MIDI clock and transport reach the queue (to follow a DAW); SysEx and 0xFE do not."""
+    with open_input("rtgenTestKbd", "jack") as inp:
+        keyboard.send((0xFA,), (0xF8,), (0xF0, 0x7E, 0x01, 0xF7), (0xFE,), (0x90, 64, 90))
+        got: list[tuple[int, ...]] = []
+        assert _wait_for(lambda: got.extend(m for m, _ in inp.poll()) or len(got) >= 3)
+        time.sleep(0.05)
+        got.extend(m for m, _ in inp.poll())
+        assert got == [(0xFA,), (0xF8,), (0x90, 64, 90)]
+
+
+def test_full_input_queue_drops_oldest_and_counts(keyboard: Keyboard) -> None:
+    """With more messages than queue_size waiting, the newest are kept and the rest counted."""
+    with open_input("rtgenTestKbd", "jack", queue_size=8) as inp:
+        keyboard.send(*[(0x90, p, 100) for p in range(20)])
+        assert _wait_for(lambda: inp.dropped == 12)
+        time.sleep(0.05)
+        assert [m[1] for m, _ in inp.poll()] == list(range(12, 20))
+        assert inp.dropped == 12
+        assert inp.poll() == []
+
+
+def test_virtual_ports_appear_in_jack_lsp_and_can_be_connected(synth: Synth) -> None:
+    """Virtual ports are listed as 'rtgen:...'; one wired up outside rtgen (as a DAW would)
+    carries messages; closing removes it."""
+    with open_output(None, "jack", virtual=True) as out:
+        assert out.name == "rtgen:rtgen out"
+        assert "rtgen:rtgen out" in _jack_ports()
+        assert out.is_present()
+        wired = subprocess.run(["jack_connect", "rtgen:rtgen out", SYNTH], timeout=10)
+        assert wired.returncode == 0
+        out.send((0x90, 61, 80))
+        assert synth.collect(1) == [(0x90, 61, 80)]
+    assert "rtgen:rtgen out" not in _jack_ports()
+    with open_input(None, "jack", virtual=True) as inp:
+        assert inp.name == "rtgen:rtgen in"
+        assert "rtgen:rtgen in" in _jack_ports()
+    assert "rtgen:rtgen in" not in _jack_ports()
+
+
+def test_output_vanishes_with_its_peer_and_reconnects_when_it_returns(synth: Synth) -> None:
+    """is_present() turns False when the synth quits (then send raises), and reconnect()
+    works once a synth of that name is back."""
+    out = open_output("rtgenTestSynth", "jack")
+    try:
+        assert out.is_present()
+        synth.delete()
+        assert _wait_for(lambda: not out.is_present())
+        assert out.vanished
+        with pytest.raises(PortVanishedError, match="vanished"):
+            out.send((0x90, 60, 100))
+        with pytest.raises(PortVanishedError, match="no MIDI output matches 'rtgenTestSynth'"):
+            out.reconnect()
+        synth.start()  # the synth restarts under the same name
+        assert _wait_for(out.is_present)
+        out.reconnect()
+        assert not out.vanished and out.name == SYNTH
+        out.send((0x90, 62, 100))
+        assert synth.collect(1) == [(0x90, 62, 100)]
+    finally:
+        out.close()
+
+
+def test_input_vanishes_with_its_peer_and_reconnects_when_it_returns(keyboard: Keyboard) -> None:
+    """is_present() turns False when the keyboard quits; after reconnect() messages arrive."""
+    with open_input("rtgenTestKbd", "jack") as inp:
+        keyboard.delete()
+        assert _wait_for(lambda: not inp.is_present())
+        with pytest.raises(PortVanishedError):
+            inp.reconnect()
+        keyboard.start()
+        assert _wait_for(inp.is_present)
+        inp.reconnect()
+        keyboard.send((0x90, 67, 70))
+        item = inp.get(timeout=2)
+        assert item is not None and item[0] == (0x90, 67, 70)
+
+
+def test_open_output_without_a_match_lists_the_outputs(synth: Synth) -> None:
+    """A pattern that names no output is a one-line RtgenError that lists what exists."""
+    with pytest.raises(RtgenError) as info:
+        open_output("NoSuchSynth", "jack")
+    message = str(info.value)
+    assert "\n" not in message
+    assert "no MIDI output matches 'NoSuchSynth'" in message and SYNTH in message
+
+
+def _kinds(messages: list[tuple[int, ...]]) -> collections.Counter:
+    """Counts by ('off', channel, pitch) for note-offs and ('cc', channel, number, value)."""
+    counts: collections.Counter = collections.Counter()
+    for m in messages:
+        if m[0] & 0xF0 == 0x80:
+            counts[("off", m[0] & 0x0F, m[1])] += 1
+        elif m[0] & 0xF0 == 0xB0:
+            counts[("cc", m[0] & 0x0F, m[1], m[2])] += 1
+        else:
+            counts[("other", m)] += 1
+    return counts
+
+
+def test_panic_sends_every_note_off_then_sustain_off_and_all_notes_off(synth: Synth) -> None:
+    """`rtgen panic` delivers exactly one note-off per channel and pitch, then CC64=0 and CC123
+    on each of the 16 channels, prints one line and exits 0."""
+    result = _rtgen("panic", "--out", "rtgenTestSynth", "--api", "jack")
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.strip().splitlines()) == 1
+    assert "2048 note-offs" in result.stdout and SYNTH in result.stdout
+    got = synth.collect(2048 + 32)
+    assert len(got) == 2048 + 32 and synth.collect(timeout_s=0.3) == []
+    expected = collections.Counter({("off", ch, p): 1 for ch in range(16) for p in range(128)})
+    for ch in range(16):
+        expected[("cc", ch, 64, 0)] = 1
+        expected[("cc", ch, 123, 0)] = 1
+    assert _kinds(got) == expected
+    assert all(m[0] & 0xF0 == 0x80 for m in got[:2048])  # note-offs first, then the CCs
+
+
+def test_panic_hard_adds_all_sound_off(synth: Synth) -> None:
+    """With --hard, each channel also gets CC120 (all sound off)."""
+    result = _rtgen("panic", "--out", "rtgenTestSynth", "--api", "jack", "--hard")
+    assert result.returncode == 0, result.stderr
+    got = synth.collect(2048 + 48)
+    assert synth.collect(timeout_s=0.3) == []
+    kinds = _kinds(got)
+    assert sum(kinds.values()) == 2048 + 48
+    assert all(kinds[("cc", ch, 120, 0)] == 1 for ch in range(16))
+    assert all(kinds[("cc", ch, 64, 0)] == 1 and kinds[("cc", ch, 123, 0)] == 1 for ch in range(16))
+
+
+def test_panic_channel_option_limits_the_channels(synth: Synth) -> None:
+    """--channel (repeatable, 1-based) restricts the panic to those channels."""
+    result = _rtgen("panic", "--out", "rtgenTestSynth", "--api", "jack", "-c", "1", "-c", "10")
+    assert result.returncode == 0, result.stderr
+    got = synth.collect(2 * 128 + 4)
+    assert synth.collect(timeout_s=0.3) == []
+    assert {m[0] & 0x0F for m in got} == {0, 9}
+    assert len(got) == 2 * 128 + 4
+
+
+def test_panic_without_a_match_is_one_line_error_listing_ports(synth: Synth) -> None:
+    """`rtgen panic --out NoSuchSynth` exits 2 with one stderr line that lists the outputs."""
+    result = _rtgen("panic", "--out", "NoSuchSynth", "--api", "jack")
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("rtgen: error: no MIDI output matches 'NoSuchSynth'")
+    assert SYNTH in lines[0]
+    assert synth.collect(timeout_s=0.3) == []

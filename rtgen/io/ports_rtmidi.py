@@ -5,10 +5,15 @@
     inp = open_input("Keyboard", "jack")
     for message, t_ns in inp.poll(): ...             # t_ns: perf_counter_ns() on arrival
 
-Threads. The input callback runs on the backend's thread (JACK's process thread); it only
-stamps the message and appends it to a bounded deque. ``send``, ``is_present``,
-``reconnect`` and ``close`` may run on different threads: a lock per port guards the rtmidi
-object, because rtmidi crashes the process when sent to after ``delete()``.
+Threads. No Python code runs on the backend's thread (JACK's process thread): rtmidi's C++
+callback only enqueues into rtmidi's own lock-free queue, and a reader thread moves messages
+into a bounded deque every millisecond, stamped with ``time.perf_counter_ns()``. (A Python
+callback, as python-rtmidi offers, makes JACK's real-time thread wait for the GIL. With
+python-rtmidi 1.5.8 that was measured to corrupt bursts of more than ~100 messages per
+period, and to crash or hang the process when the port closed while messages came in:
+``close_port`` frees the callback while JACK's thread waits to call it.) ``send``,
+``is_present``, ``reconnect`` and ``close`` may run on different threads: a lock per port
+guards the rtmidi object, because rtmidi crashes the process when used after ``delete()``.
 
 Hot-plug. Nothing tells rtmidi that the other end went away: on JACK a send to a port whose
 peer quit succeeds and goes nowhere. So the engine calls :meth:`is_present` at least once a
@@ -19,18 +24,15 @@ again (maybe a renamed ``Synth-01``). ``reconnect()`` re-opens by the same patte
 same rtmidi client, or raises PortVanishedError with the list of ports. Virtual ports are
 ours: present until closed.
 
-Limits (JACK, as measured by tests/e2e/test_ports_io.py):
+Limits (JACK; measured with jackd2 1.9.21 and python-rtmidi 1.5.8):
 
 - A peer that quits and returns between two checks goes unnoticed: its name is listed again
   but our connection is gone. ``reconnect()`` re-opens unconditionally when in doubt.
-- After the JACK server itself stops, listings are empty and nothing comes back until rtgen
-  restarts: once the server is gone, making any new JACK client makes libjack free the old
-  clients, and closing an old port then crashes the process. So no port here makes a new
-  client after it is opened. ``close`` then takes about a second (rtmidi waits for a process
-  cycle that never comes) but is safe.
-- A Python input callback holds the GIL on JACK's process thread; a burst of more than
-  ~100 messages in one period can overrun it (the sender's buffer is re-used while we still
-  read it: late messages repeat an earlier one). Keyboards and clocks are far below that.
+- A JACK server that stops is not reliably seen: listings can stay as they were. Nothing
+  here makes a new JACK client once a port is open, because after the server died, a
+  failed attempt to make one makes libjack free the old clients, and closing an old port
+  then crashes the process. Restart rtgen with the server. ``close`` is safe then (it may
+  take a second: rtmidi waits for a process cycle that never comes).
 """
 
 from __future__ import annotations
@@ -58,6 +60,10 @@ from rtgen.io.ports import (
 #: delivers once per period; rtmidi's own close waits one more). 20 ms covers two periods of
 #: up to 480 frames at 48 kHz.
 FLUSH_S = 0.02
+
+#: Seconds between two reads of rtmidi's input queue (the most a stamp lags, GIL aside).
+POLL_S = 0.001
+RTMIDI_QUEUE = 1024  # rtmidi's own input queue, in messages (at least)
 
 _OPEN_ATTEMPTS = 3  # the port list may change between listing and opening (hot-plug)
 
@@ -105,7 +111,7 @@ class _RtmidiPort:
         raise NotImplementedError
 
     def _prepare(self, rt: rtmidi.MidiIn | rtmidi.MidiOut) -> None:
-        """Configure a fresh client before its port opens (input: callback, filters)."""
+        """Configure a fresh client before its port opens (input: which messages to keep)."""
 
     # -- opening ----------------------------------------------------------------------------
 
@@ -181,13 +187,12 @@ class _RtmidiPort:
                 return
             try:
                 match_port(self.pattern or "", self._list(), self.kind)  # before closing
-                self._rt.close_port()
-                self._prepare(self._rt)  # rtmidi's JACK input forgets its callback on close
-                self.name = self._open_matching()
-            except PortVanishedError:
-                self._vanished = True
-                raise
             except RtgenError as exc:
+                raise PortVanishedError(exc.format_message()) from None
+            try:
+                self._rt.close_port()
+                self.name = self._open_matching()
+            except RtgenError as exc:  # the list changed between the check and the open
                 self._vanished = True
                 raise PortVanishedError(exc.format_message()) from None
             except rtmidi.RtMidiError as exc:
@@ -223,8 +228,6 @@ class _RtmidiPort:
         if rt is None:
             return
         try:
-            if isinstance(rt, rtmidi.MidiIn):
-                rt.cancel_callback()
             rt.close_port()  # on JACK: waits for a process cycle to take what is queued
         except rtmidi.RtMidiError:
             pass
@@ -293,6 +296,11 @@ class MidiInput(_RtmidiPort):
     When the queue is full the oldest message is dropped and counted in :attr:`dropped`.
     Read with :meth:`poll` (everything waiting) or :meth:`get` (one, waiting up to a
     timeout) from one consumer thread at a time.
+
+    No Python runs on the backend's thread: rtmidi's C++ callback fills rtmidi's own queue,
+    and a reader thread (``rtgen-midi-in``) moves it into ours every ``poll_s``, stamping
+    each batch with ``time.perf_counter_ns()`` as it takes it: a stamp is at most about
+    ``poll_s`` (plus any wait for the GIL) after the message arrived.
     """
 
     kind = "input"
@@ -305,30 +313,52 @@ class MidiInput(_RtmidiPort):
         client_name: str = "rtgen",
         virtual_name: str = "rtgen in",
         queue_size: int = 4096,
+        poll_s: float = POLL_S,
     ) -> None:
         if queue_size < 1:
             raise ValueError(f"queue_size must be >= 1, not {queue_size}")
+        self.poll_s = poll_s
         self._queue: deque[Stamped] = deque(maxlen=queue_size)
         self._ready = threading.Event()
-        self._received = 0  # written only by the callback
-        self._taken = 0  # written only by readers, under _take_lock
+        self._received = 0  # written only by the reader thread
+        self._taken = 0  # written only by consumers, under _take_lock
         self._take_lock = threading.Lock()
+        self._stopping = False
         super().__init__(pattern, api, virtual, client_name, virtual_name)
+        self._reader = threading.Thread(target=self._read_loop, name="rtgen-midi-in", daemon=True)
+        self._reader.start()
 
     def _make(self, rtapi: int) -> rtmidi.MidiIn:
-        return rtmidi.MidiIn(rtapi=rtapi, name=self.client_name)
+        # rtmidi's queue only has to hold what arrives within one poll_s.
+        limit = max(RTMIDI_QUEUE, self._queue.maxlen or 0)
+        return rtmidi.MidiIn(rtapi=rtapi, name=self.client_name, queue_size_limit=limit)
 
     def _prepare(self, rt: rtmidi.MidiIn) -> None:
         rt.ignore_types(sysex=True, timing=False, active_sense=True)
-        rt.cancel_callback()
-        rt.set_callback(self._on_message)
 
-    def _on_message(self, event: tuple[list[int], float], _data: object = None) -> None:
-        """rtmidi's callback, on the backend's thread: stamp and enqueue, nothing else."""
-        t_ns = time.perf_counter_ns()
-        self._queue.append((tuple(event[0]), t_ns))  # a full deque drops its oldest
-        self._received += 1
-        self._ready.set()
+    def _read_loop(self) -> None:
+        while not self._stopping:
+            try:
+                self._take_from_rtmidi()
+            except rtmidi.RtMidiError:  # the port is being re-opened: try again next time
+                pass
+            time.sleep(self.poll_s)
+
+    def _take_from_rtmidi(self) -> None:
+        """Move what rtmidi queued into our queue, all stamped with one time."""
+        count = 0
+        with self._lock:
+            rt = self._rt
+            if rt is None:
+                return
+            t_ns = time.perf_counter_ns()  # every message below arrived before this
+            queue = self._queue
+            while (event := rt.get_message()) is not None:
+                queue.append((tuple(event[0]), t_ns))  # a full deque drops its oldest
+                count += 1
+        if count:
+            self._received += count
+            self._ready.set()
 
     @property
     def dropped(self) -> int:
@@ -365,4 +395,7 @@ class MidiInput(_RtmidiPort):
             self._ready.wait(remaining)
 
     def _before_release(self) -> None:
-        self._ready.set()  # wake a reader blocked in get()
+        self._stopping = True
+        if self._reader is not threading.current_thread():
+            self._reader.join(timeout=1.0)
+        self._ready.set()  # wake a consumer blocked in get()

@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 
@@ -188,6 +189,68 @@ def test_full_input_queue_drops_oldest_and_counts(keyboard: Keyboard) -> None:
         assert [m[1] for m, _ in inp.poll()] == list(range(12, 20))
         assert inp.dropped == 12
         assert inp.poll() == []
+
+
+CLOSE_WHILE_FLOODED = """
+import sys, time
+from rtgen.io.ports import open_input
+for _ in range(20):
+    inp = open_input("rtgenTestKbd", "jack")
+    time.sleep(0.01)
+    inp.reconnect()
+    time.sleep(0.01)
+    inp.close()
+print("ok")
+"""
+
+
+def test_input_closes_and_reconnects_safely_while_flooded(keyboard: Keyboard) -> None:
+    """Opening, reconnecting and closing an input while messages pour in never crashes or
+    hangs (a Python rtmidi callback did both)."""
+    stop = threading.Event()
+
+    def flood() -> None:
+        while not stop.is_set():
+            keyboard.send((0xF8,), (0x90, 60, 1))
+            time.sleep(0.0005)
+
+    sender = threading.Thread(target=flood)
+    sender.start()
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", CLOSE_WHILE_FLOODED],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        stop.set()
+        sender.join()
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "ok"
+
+
+def test_send_racing_close_raises_instead_of_crashing(synth: Synth) -> None:
+    """A send on another thread while close() runs either goes out or raises PortVanishedError."""
+    out = open_output("rtgenTestSynth", "jack")
+    outcomes: collections.Counter = collections.Counter()
+
+    def blast() -> None:
+        while True:
+            try:
+                out.send((0x90, 60, 1))
+                outcomes["sent"] += 1
+            except PortVanishedError:
+                outcomes["refused"] += 1
+                return
+
+    sender = threading.Thread(target=blast)
+    sender.start()
+    time.sleep(0.02)
+    out.close()
+    sender.join(timeout=5)
+    assert not sender.is_alive()
+    assert outcomes["sent"] > 0 and outcomes["refused"] == 1
 
 
 def test_virtual_ports_appear_in_jack_lsp_and_can_be_connected(synth: Synth) -> None:

@@ -11,6 +11,7 @@ import typer
 
 from rtgen import __version__
 from rtgen.commands import (
+    bench_cmd,
     eval_cmd,
     export_cmd,
     generate_cmd,
@@ -40,6 +41,7 @@ plot_cmd.register(app)
 generate_cmd.register(app)
 play_cmd.register(app)
 panic_cmd.register(app)
+bench_cmd.register(app)
 
 
 @app.callback(invoke_without_command=True)

@@ -1,0 +1,115 @@
+"""A JACK server to measure on: the one that is reachable, or a private dummy one.
+
+    with jack_server() as server:      # server.name, server.started (True: ours, stopped after)
+        ...open rtgen.io.ports on the "jack" API...
+
+A private server is a JACK dummy driver at 48 kHz with 64-frame periods (1.33 ms), as the
+end-to-end tests use (docs: TESTING.md). Its name is unique; while it runs it is this
+process's JACK_DEFAULT_SERVER. Close every port before the server stops: libjack frees old
+clients when a new one is made after its server died, and closing one then crashes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from rtgen.errors import RtgenError
+
+START_TIMEOUT_S = 5.0
+PERIOD_FRAMES, RATE = 64, 48000
+
+
+@dataclass
+class JackServer:
+    name: str | None  # None: the default server of this environment
+    started: bool  # True: started by the bench (and stopped after)
+
+    def describe(self) -> dict:
+        d = {"server": self.name or os.environ.get("JACK_DEFAULT_SERVER", "default")}
+        d["started_by_bench"] = self.started
+        if self.started:
+            d.update({"driver": "dummy", "rate": RATE, "period_frames": PERIOD_FRAMES})
+        return d
+
+
+def reachable() -> bool:
+    """Does a JACK server answer (without autostarting one)?"""
+    from rtgen.io.ports import list_ports
+
+    try:
+        list_ports("jack")
+    except RtgenError:
+        return False
+    return True
+
+
+def _ready(name: str, proc: subprocess.Popen, env: dict[str, str]) -> bool:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        check = subprocess.run(
+            ["jack_wait", "-s", name, "-c"], env=env, capture_output=True, text=True, timeout=5
+        )
+        if "running" in check.stdout and "not running" not in check.stdout:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+@contextlib.contextmanager
+def jack_server() -> Iterator[JackServer]:
+    """The reachable server, or a private dummy server for the duration; RtgenError if
+    neither (jackd missing, or it would not start)."""
+    if reachable():
+        yield JackServer(os.environ.get("JACK_DEFAULT_SERVER"), started=False)
+        return
+    missing = [tool for tool in ("jackd", "jack_wait") if shutil.which(tool) is None]
+    if missing:
+        raise RtgenError(f"no JACK server reachable and {', '.join(missing)} not found (jackd2)")
+    name = f"rtgenbench-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    saved = {k: os.environ.get(k) for k in ("JACK_DEFAULT_SERVER", "JACK_NO_AUDIO_RESERVATION")}
+    env = {**os.environ, "JACK_DEFAULT_SERVER": name, "JACK_NO_AUDIO_RESERVATION": "1"}
+    log_path = Path(tempfile.gettempdir()) / f"{name}.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            ["jackd", "-n", name, "-d", "dummy", "-r", str(RATE), "-p", str(PERIOD_FRAMES)],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # a Ctrl-C at the terminal reaches the bench first
+        )
+    try:
+        if not _ready(name, proc, env):
+            tail = " | ".join(log_path.read_text(errors="replace").strip().splitlines()[-2:])
+            raise RtgenError(f"jackd -n {name} did not start: {tail or 'no output'}")
+        os.environ.update({"JACK_DEFAULT_SERVER": name, "JACK_NO_AUDIO_RESERVATION": "1"})
+        yield JackServer(name, started=True)
+    finally:
+        _stop(proc)
+        log_path.unlink(missing_ok=True)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

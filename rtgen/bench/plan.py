@@ -1,0 +1,69 @@
+"""Plan time per beat: the real Engine and model session on an OfflineRig (a fake clock).
+
+The jam runs in duet mode (the model plans every beat) with the default sampler and
+constraints of ``rtgen play`` (PlaySettings' defaults: key estimated from the player, range
+36-96, polyphony 4). The bundled demo call is played in at the start, so the first plans
+commit player notes as well. The fake clock does not move while a plan runs, so every plan
+is on time and the figure is the pure compute cost, read from ``planner.stats.plan_ns``.
+Budget: a plan must be ready ``min(80 ms, a quarter beat)`` before its beat.
+"""
+
+from __future__ import annotations
+
+import gc
+from pathlib import Path
+
+import numpy as np
+
+from rtgen.assets import ASSETS
+from rtgen.bench.stats import summary
+from rtgen.config import PlaySettings
+from rtgen.engine.build import engine_config
+from rtgen.engine.engine import PLAN_AHEAD_MAX_NS
+from rtgen.engine.offline import OfflineRig
+from rtgen.io.midifile import read_midi
+
+PLAN_BEATS = 256
+MODE = "duet"
+
+
+def _call_inputs(rig: OfflineRig, channel: int) -> list[tuple[int, tuple[int, ...]]]:
+    """The demo call, from beat 1, as timed raw messages."""
+    inputs = []
+    for n in read_midi(ASSETS / "demo_call.mid").notes:
+        t_on, t_off = rig.beats_to_ns(1 + n.start), rig.beats_to_ns(1 + n.end)
+        inputs += [
+            (t_on, (0x90 | channel, n.pitch, n.velocity)),
+            (t_off, (0x80 | channel, n.pitch, 0)),
+        ]
+    return inputs
+
+
+def plan_times(
+    model: Path, device: str, bpm: float, beats: int = PLAN_BEATS, seed: int = 0
+) -> tuple[dict, np.ndarray]:
+    """Figures (ms) of each beat's plan at ``bpm``, and the samples (ns)."""
+    from rtgen.engine.session import open_session
+
+    session = open_session(model, device, threads=1)
+    settings = PlaySettings(mode=MODE, bpm=bpm, seed=seed).validate()
+    cfg = engine_config(settings, seed)
+    rig = OfflineRig(cfg, session, bpm=bpm)
+    gc.collect()
+    rig.run(_call_inputs(rig, 0), rig.beats_to_ns(1 + beats))
+    rig.stop()
+    stats = rig.engine.planner.stats
+    samples = np.asarray(stats.plan_ns, dtype=np.int64)
+    beat_ns = 60e9 / bpm
+    figures = summary(samples, "ms") or {}
+    figures.update(
+        {
+            "bpm": bpm,
+            "mode": MODE,
+            "plans": stats.plans,
+            "notes": stats.notes,
+            "steps_per_plan": round(len(stats.step_ns) / max(1, stats.plans), 1),
+            "budget_ms": round(min(PLAN_AHEAD_MAX_NS, beat_ns / 4) / 1e6, 3),
+        }
+    )
+    return figures, samples

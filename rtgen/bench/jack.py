@@ -52,7 +52,8 @@ def reachable() -> bool:
     return True
 
 
-def _ready(name: str, proc: subprocess.Popen, env: dict[str, str]) -> bool:
+def wait_ready(name: str, proc: subprocess.Popen, env: dict[str, str]) -> bool:
+    """Poll until the server answers (jack_wait -c); False if jackd exits or times out."""
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -66,7 +67,8 @@ def _ready(name: str, proc: subprocess.Popen, env: dict[str, str]) -> bool:
     return False
 
 
-def _stop(proc: subprocess.Popen) -> None:
+def stop_server(proc: subprocess.Popen) -> None:
+    """Terminate jackd, killing it if it does not exit within 5 s."""
     if proc.poll() is None:
         proc.terminate()
         try:
@@ -100,13 +102,13 @@ def jack_server() -> Iterator[JackServer]:
             start_new_session=True,  # a Ctrl-C at the terminal reaches the bench first
         )
     try:
-        if not _ready(name, proc, env):
+        if not wait_ready(name, proc, env):
             tail = " | ".join(log_path.read_text(errors="replace").strip().splitlines()[-2:])
             raise RtgenError(f"jackd -n {name} did not start: {tail or 'no output'}")
         os.environ.update({"JACK_DEFAULT_SERVER": name, "JACK_NO_AUDIO_RESERVATION": "1"})
         yield JackServer(name, started=True)
     finally:
-        _stop(proc)
+        stop_server(proc)
         log_path.unlink(missing_ok=True)
         for key, value in saved.items():
             if value is None:

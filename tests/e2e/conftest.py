@@ -11,14 +11,13 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-START_TIMEOUT_S = 5.0
+from rtgen.bench.jack import START_TIMEOUT_S, stop_server, wait_ready
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -32,31 +31,6 @@ def _unavailable(reason: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"JACK is required in CI (CI is set): {reason}", pytrace=False)
     pytest.skip(f"JACK unavailable: {reason}")
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-
-
-def _wait_ready(name: str, proc: subprocess.Popen, env: dict[str, str]) -> bool:
-    """Poll until the server answers (jack_wait -c), giving up early if jackd exits."""
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            return False
-        check = subprocess.run(
-            ["jack_wait", "-s", name, "-c"], env=env, capture_output=True, text=True, timeout=5
-        )
-        if "running" in check.stdout and "not running" not in check.stdout:
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @pytest.fixture(scope="session")
@@ -82,13 +56,13 @@ def jack_server() -> Iterator[str]:
             start_new_session=True,  # a Ctrl-C in pytest does not hit jackd first
         )
     try:
-        if not _wait_ready(name, proc, env):
+        if not wait_ready(name, proc, env):
             what = (
                 f"exited with code {proc.returncode}"
                 if proc.returncode is not None
                 else f"did not answer within {START_TIMEOUT_S:g} s"
             )
-            _stop(proc)
+            stop_server(proc)
             tail = " | ".join(log_path.read_text(errors="replace").strip().splitlines()[-3:])
             _unavailable(f"jackd -n {name} {what}: {tail}")
         with pytest.MonkeyPatch.context() as mp:
@@ -97,5 +71,5 @@ def jack_server() -> Iterator[str]:
             mp.setenv("JACK_NO_START_SERVER", "1")
             yield name
     finally:
-        _stop(proc)
+        stop_server(proc)
         log_path.unlink(missing_ok=True)

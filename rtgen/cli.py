@@ -21,6 +21,7 @@ from rtgen.commands import (
     play_cmd,
     plot_cmd,
     ports_cmd,
+    replay_cmd,
 )
 from rtgen.errors import RtgenError
 
@@ -42,6 +43,7 @@ generate_cmd.register(app)
 play_cmd.register(app)
 panic_cmd.register(app)
 bench_cmd.register(app)
+replay_cmd.register(app)
 
 
 @app.callback(invoke_without_command=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 
 from rtgen.assets import default_model
-from rtgen.config import load_preset, merge
+from rtgen.config import PlaySettings, load_preset, merge
 from rtgen.errors import RtgenError
 
 
@@ -55,8 +55,9 @@ def _status_printer(quiet: bool):  # noqa: ANN202
             f"{eng.mode.state:<10} {bpm:6.1f} BPM  bar {int(beat // jam.s.beats_per_bar) + 1:>4}"
             f"  in {jam.notes_in:>5}  out {st.notes:>5}  step p50 {p50:5.0f} us p99 {p99:5.0f} us"
             f"  late {sched.late} shifted {st.shifted} dropped {st.dropped}"
+            f" skipped {jam.beats_skipped}  in-drop {getattr(jam.inp, 'dropped', 0)}"
         )
-        sys.stderr.write("\r" + line[:160] + "\x1b[K")
+        sys.stderr.write("\r" + line[:200] + "\x1b[K")
         sys.stderr.flush()
 
     return show
@@ -118,6 +119,12 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(
             None, "--seed", help="Random seed (default: a fresh one, printed)."
         ),
+        log_path: Path = typer.Option(
+            None,
+            "--log",
+            help="Write a session log (every input, its time, seed, settings, model hash) "
+            "for `rtgen replay`.",
+        ),
         config: Path = typer.Option(None, "--config", help="A TOML preset; flags override it."),
         device: Device = typer.Option(None, "--device", help="auto, cpu or cuda."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No status line (for services)."),
@@ -147,30 +154,67 @@ def register(app: typer.Typer) -> None:
         if not virtual and (inp is None or out is None):
             raise RtgenError("give --in and --out port names (see rtgen ports), or --virtual")
         seed_used = settings.seed if settings.seed >= 0 else random.randrange(1 << 31)
-        from rtgen.engine.session import open_session
-        from rtgen.io import ports
-        from rtgen.live import LiveJam
 
-        session = open_session(model or default_model(), settings.device)
-        api_name = api.value if api else None
-        out_port = ports.open_output(out, api_name, virtual=virtual)
         try:
-            in_port = ports.open_input(inp, api_name, virtual=virtual)
-        except BaseException:
-            out_port.close()
-            raise
-        jam = LiveJam(
-            settings, session, in_port, out_port, seed_used, record, _status_printer(quiet)
-        )
-        jam.install_signals()
-        if not quiet:
-            print(
-                f"rtgen: {settings.mode} at {settings.bpm:g} BPM, in '{in_port.name}', "
-                f"out '{out_port.name}', model {Path(session.path).name} "
-                f"({', '.join(session.providers)}), seed {seed_used}; Ctrl-C to stop",
-                file=sys.stderr,
+            jam = _start(
+                settings, model, api, inp, out, virtual, seed_used, record, log_path, quiet
             )
+        except KeyboardInterrupt:  # Ctrl-C while the model loads: nothing sounds yet
+            print("rtgen: stopped before the jam began", file=sys.stderr)
+            raise typer.Exit(0) from None
         code = jam.run(seconds)
         if not quiet:
             print(f"\nrtgen: stopped ({jam.stop_reason})", file=sys.stderr)
+        print(
+            "rtgen: stats " + " ".join(f"{k}={v}" for k, v in jam.summary().items()),
+            file=sys.stderr,
+        )
         raise typer.Exit(code)
+
+
+def _start(
+    settings: PlaySettings,
+    model: Path | None,
+    api: Api | None,
+    inp: str | None,
+    out: str | None,
+    virtual: bool,
+    seed: int,
+    record: Path | None,
+    log_path: Path | None,
+    quiet: bool,
+):  # noqa: ANN202
+    """Model, ports, LiveJam with its signal handlers; every port closed if anything fails."""
+    from rtgen.engine.session import open_session
+    from rtgen.io import ports
+    from rtgen.live import LiveJam
+
+    path = model or default_model()
+    try:
+        session = open_session(path, settings.device)
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:  # metadata not as written
+        raise RtgenError(
+            f"{path}: malformed rtgen metadata ({type(exc).__name__}: {exc})"
+        ) from None
+    api_name = api.value if api else None
+    out_port = ports.open_output(out, api_name, virtual=virtual)
+    in_port = None
+    try:
+        in_port = ports.open_input(inp, api_name, virtual=virtual)
+        jam = LiveJam(
+            settings, session, in_port, out_port, seed, record, _status_printer(quiet), log_path
+        )
+        jam.install_signals()
+    except BaseException:
+        for port in (in_port, out_port):
+            if port is not None:
+                port.close()
+        raise
+    if not quiet:
+        print(
+            f"rtgen: {settings.mode} at {settings.bpm:g} BPM, in '{in_port.name}', "
+            f"out '{out_port.name}', model {Path(session.path).name} "
+            f"({', '.join(session.providers)}), seed {seed}; Ctrl-C to stop",
+            file=sys.stderr,
+        )
+    return jam

@@ -85,6 +85,8 @@ class Engine:
         if self.next_beat is None:  # start with the first beat far enough ahead
             self.next_beat = int(self.timeline.next_beat(now_ns)) + 1
         while now_ns >= self.plan_deadline(self.next_beat):
+            for ev in self.listener.release_stuck(now_ns):
+                self.planner.add_player_event(ev, now_ns)
             beat = self.next_beat
             decision = self.mode.decide(beat)
             if decision.plan:

@@ -6,7 +6,10 @@ callback enqueued. It follows the keyboard as a musician plays it:
 - sustain (CC64 >= 64) keeps released notes sounding until the pedal lifts; a key is "held"
   for call-and-response only while the finger is down, but the note lasts for the model;
 - CC123 (all notes off) clears the tracker;
-- an input channel filter (None = omni).
+- an input channel filter (None = omni);
+- a key down for STUCK_HELD_BEATS while no note came for STUCK_QUIET_BEATS lost its note-off
+  (a cable pulled mid-note, a dropped message): it is released, or call-and-response would
+  wait for it forever.
 Events come out stamped in beats by the timeline, for the streaming encoder.
 """
 
@@ -16,6 +19,9 @@ from dataclasses import dataclass, field
 
 from rtgen.engine.clock import BeatTimeline
 from rtgen.events import Note, NoteEvent, Role
+
+STUCK_HELD_BEATS = 16.0
+STUCK_QUIET_BEATS = 8.0
 
 
 @dataclass
@@ -30,6 +36,8 @@ class Listener:
     call_start_ns: int | None = None  # first note-on since the model last answered
     notes: list[Note] = field(default_factory=list)  # finished player notes (beats)
     received: int = 0
+    last_note_ns: int | None = None  # last note-on or note-off of any key
+    stuck_released: int = 0
 
     def feed(self, message: tuple[int, ...], t_ns: int) -> list[NoteEvent]:
         """Note events (player role) for one raw message; other messages give []."""
@@ -43,6 +51,8 @@ class Listener:
         if len(message) < 3:
             return []
         data1, data2 = message[1] & 0x7F, message[2] & 0x7F
+        if kind in (0x80, 0x90):
+            self.last_note_ns = t_ns
         if kind == 0x90 and data2 > 0:
             return self._on(data1, data2, t_ns)
         if kind == 0x80 or (kind == 0x90 and data2 == 0):
@@ -103,6 +113,20 @@ class Listener:
         self.pedal = False
         if out:
             self.last_off_ns = t_ns
+        return out
+
+    def release_stuck(self, now_ns: int) -> list[NoteEvent]:
+        """Release keys that lost their note-off (see the module docstring)."""
+        if not self.keys_down or self.last_note_ns is None:
+            return []
+        now = self._beat(now_ns)
+        if now - self._beat(self.last_note_ns) < STUCK_QUIET_BEATS:
+            return []
+        out: list[NoteEvent] = []
+        for pitch, (t0, _) in sorted(self.keys_down.items()):
+            if now - self._beat(t0) >= STUCK_HELD_BEATS:
+                self.stuck_released += 1
+                out += self._key_up(pitch, now_ns)
         return out
 
     @property

@@ -47,6 +47,7 @@ class PlanStats:
     notes: int = 0  # model notes scheduled
     shifted: int = 0  # late notes moved to the next grid step
     dropped: int = 0  # late notes dropped
+    merged: int = 0  # re-strikes within one grid step merged into the sounding note
     plan_ns: list[int] = field(default_factory=list)  # wall time of each plan
     step_ns: list[int] = field(default_factory=list)  # wall time of each model step
 
@@ -78,6 +79,7 @@ class Planner:
         self.encoder = T.StreamingEncoder()
         self.gen = GenState(role=Role.PLAYER)
         self.player: list[tuple[int, NoteEvent]] = []  # arrived, not yet committed
+        self._swallow: dict[int, int] = {}  # pitch -> note-offs of merged re-strikes to drop
         self.model_notes: list[PlannedNote] = []
         self.committed: list[int] = []  # the whole committed token stream (for replay/debug)
         self.logits = self._feed([T.BOS])
@@ -96,12 +98,25 @@ class Planner:
         self.player.append((t_ns, event))
 
     def commit(self, until_ns: int) -> None:
-        """Feed everything that happened before ``until_ns``: all player events that have
-        arrived, and the model's notes whose times are before it."""
+        """Feed everything that happened before ``until_ns``: the player events that arrived
+        before it, and the model's notes whose times are before it.
+
+        The stream never runs past the clock: every note takes at least one grid step, so a
+        re-strike or a note-off within the grid step of its note-on would push the encoder
+        a step on, and a flood of them would run the model's time ahead of real time.
+        Such a note-off waits for the next commit. A note-on that cannot be placed within
+        one grid step of its own time (a re-strike in the same step, or the stream already
+        pushed on by others) merges into what sounds: it and its note-off are dropped and
+        counted as ``merged``. Played by hand, no note is ever merged: one grid step is
+        1/12 beat."""
+        cap = T.to_step(self.timeline.beat_at(until_ns))
         events: list[tuple[int, int, NoteEvent]] = []
+        later: list[tuple[int, NoteEvent]] = []
         for t, ev in self.player:
-            events.append((t, 1 if ev.is_on else 0, ev))
-        self.player.clear()
+            if t < until_ns:
+                events.append((t, 1 if ev.is_on else 0, ev))
+            else:
+                later.append((t, ev))
         for n in self.model_notes:
             if not n.on_fed and n.t_on < until_ns:
                 n.on_fed = True
@@ -113,8 +128,26 @@ class Planner:
                 events.append((n.t_off, 0, ev))
         events.sort(key=lambda e: (e[0], e[1]))
         tokens: list[int] = []
-        for _, _, ev in events:
+        waiting: set[int] = set()  # pitches whose note-off waits for the next commit
+        for t, _, ev in events:
+            if not ev.is_on and self._swallow.get(ev.pitch, 0):
+                self._swallow[ev.pitch] -= 1  # the off of a merged re-strike
+                continue
+            own = T.to_step(ev.beat)
+            on_step = self.encoder.sounding.get(ev.pitch)
+            need = max(own, self.encoder.step, -1 if on_step is None else on_step + 1)
+            room = min(cap, own + 1) if ev.is_on else cap  # a note-on is late one step at most
+            blocked = ev.pitch in waiting or need > room
+            if blocked and ev.is_on:
+                self._swallow[ev.pitch] = self._swallow.get(ev.pitch, 0) + 1
+                self.stats.merged += 1
+                continue
+            if blocked:
+                waiting.add(ev.pitch)
+                later.append((t, ev))
+                continue
             tokens += self.encoder.feed(ev)
+        self.player = sorted(later, key=lambda e: e[0])
         self.committed += tokens
         self.logits = self._feed(tokens)
         self.model_notes = [n for n in self.model_notes if not n.off_fed]

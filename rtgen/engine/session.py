@@ -39,12 +39,36 @@ def _ort():
     return ort
 
 
-def check_meta(meta: dict, path: Path) -> dict:
-    if meta.get("format") != "rtgen-ckpt-1":
+# The config keys each kind's step graph needs, all positive integers. Anything else in the
+# metadata is descriptive (data, metrics) and never read by the runtime.
+NEEDED_CONFIG = {
+    "lstm": ("vocab_size", "hidden", "layers"),
+    "transformer": ("vocab_size", "d_model", "heads", "layers", "window"),
+}
+
+
+def check_meta(meta: object, path: Path) -> dict:
+    """The metadata as a dict the runtime can trust, or one RtgenError naming what is wrong."""
+    if not isinstance(meta, dict) or meta.get("format") != "rtgen-ckpt-1":
         raise RtgenError(f"{path}: no rtgen metadata (not exported by rtgen export)")
-    version = meta.get("vocab", {}).get("version")
+    vocab = meta.get("vocab")
+    version = vocab.get("version") if isinstance(vocab, dict) else None
     if version != T.VOCAB_VERSION:
         raise RtgenError(f"{path}: vocabulary {version!r} is not this rtgen's {T.VOCAB_VERSION!r}")
+    kind = meta.get("kind")
+    if kind not in NEEDED_CONFIG:
+        raise RtgenError(f"{path}: model kind {kind!r} is not one of {', '.join(NEEDED_CONFIG)}")
+    cfg = meta.get("config")
+    if not isinstance(cfg, dict):
+        raise RtgenError(f"{path}: metadata has no model config")
+    for key in NEEDED_CONFIG[kind]:
+        value = cfg.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise RtgenError(f"{path}: metadata config.{key} must be a positive integer, not {value!r}")
+    if cfg["vocab_size"] != T.VOCAB_SIZE:
+        raise RtgenError(f"{path}: vocab_size {cfg['vocab_size']} is not this rtgen's {T.VOCAB_SIZE}")
+    if kind == "transformer" and cfg["d_model"] % cfg["heads"]:
+        raise RtgenError(f"{path}: metadata d_model is not a multiple of heads")
     return meta
 
 
@@ -61,7 +85,44 @@ def read_onnx_meta(path: Path) -> dict:
     raw = sess.get_modelmeta().custom_metadata_map.get(META_KEY)
     if raw is None:
         raise RtgenError(f"{path}: no rtgen metadata (not exported by rtgen export)")
-    return check_meta(json.loads(raw), path)
+    try:
+        meta = json.loads(raw)
+    except ValueError:
+        raise RtgenError(f"{path}: rtgen metadata is not valid JSON") from None
+    return check_meta(meta, path)
+
+
+# The step graph's interface per kind (DESIGN.md model contract): input names in order.
+GRAPH_INPUTS = {
+    "lstm": ["token", "h", "c"],
+    "transformer": ["token", "cos", "sin", "write", "bias", "k_cache", "v_cache"],
+}
+
+
+def state_shape(kind: str, cfg: dict) -> tuple[int, ...]:
+    """The shape of each recurrent state tensor (h/c or k_cache/v_cache) for a config."""
+    if kind == "lstm":
+        return (cfg["layers"], 1, cfg["hidden"])
+    heads = cfg["heads"]
+    return (cfg["layers"], 1, heads, cfg["window"], cfg["d_model"] // heads)
+
+
+def check_graph(sess, meta: dict, path: Path) -> None:  # noqa: ANN001
+    """Refuse a graph whose inputs or outputs do not match what its metadata says."""
+    kind = meta["kind"]
+    names = [i.name for i in sess.get_inputs()]
+    if sorted(names) != sorted(GRAPH_INPUTS[kind]):
+        raise RtgenError(f"{path}: graph inputs {names} do not match a {kind} step graph")
+    outputs = [o.name for o in sess.get_outputs()]
+    if not outputs or outputs[0] != "logits" or len(outputs) != 3:
+        raise RtgenError(f"{path}: graph outputs {outputs} do not match a {kind} step graph")
+    for i in sess.get_inputs():
+        if i.name in ("h", "c", "k_cache", "v_cache"):
+            want = state_shape(kind, meta["config"])
+            if tuple(i.shape) != want:
+                raise RtgenError(
+                    f"{path}: graph input {i.name} has shape {i.shape}, metadata says {list(want)}"
+                )
 
 
 class OnnxSession:
@@ -82,6 +143,7 @@ class OnnxSession:
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.providers_requested = self._providers(ort, device)
         self.sess = ort.InferenceSession(str(path), so, providers=self.providers_requested)
+        check_graph(self.sess, self.meta, path)
         self.providers = self.sess.get_providers()
         self.on_cuda = self.providers[0] == "CUDAExecutionProvider"
         self.fell_back = "CUDAExecutionProvider" in self.providers_requested and not self.on_cuda
@@ -226,12 +288,9 @@ class TorchScriptSession:
         self.kind, self.path = self.meta["kind"], path
         self.providers, self.fell_back = ["torchscript"], False
         cfg = self.meta["config"]
-        if self.kind == "lstm":
-            shape = (cfg["layers"], 1, cfg["hidden"])
-        else:
+        if self.kind == "transformer":
             self.window, self.head_dim = cfg["window"], cfg["d_model"] // cfg["heads"]
-            shape = (cfg["layers"], 1, cfg["heads"], cfg["window"], self.head_dim)
-        self._shape = shape
+        self._shape = state_shape(self.kind, cfg)
         self.reset()
 
     def reset(self) -> None:

@@ -1,7 +1,8 @@
 """The real `rtgen play` over real JACK ports, with the bundled model.
 
 A test keyboard (an rtmidi JACK client with a virtual output) plays calls; a test synth (a
-JACK client with a virtual input) records what rtgen sends, stamped on arrival. rtgen runs
+JACK client with a virtual input) records what rtgen sends, stamped on arrival by JACK
+(tests/jackrig.py, shared with the reliability suite). rtgen runs
 as a subprocess and is only ever talked to through its ports and signals.
 """
 
@@ -12,70 +13,20 @@ import signal
 import subprocess
 import sys
 import time
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-import rtmidi
 
 from rtgen.engine.keys import parse_key, scale_pitch_classes
 from rtgen.events import Role
 from rtgen.io.midifile import read_midi
+from tests.jackrig import Keyboard, Synth
 
 BPM = 120.0
 BEAT_S = 60.0 / BPM
 RTGEN = [sys.executable, "-m", "rtgen"]
-
-
-class Synth:
-    """A JACK MIDI input that records (perf_counter seconds, message)."""
-
-    def __init__(self, name: str) -> None:
-        self.got: list[tuple[float, list[int]]] = []
-        self.rt = rtmidi.MidiIn(rtapi=rtmidi.API_UNIX_JACK, name=name)
-        self.rt.ignore_types(sysex=True, timing=False, active_sense=True)
-        self.rt.open_virtual_port("in")
-        self.rt.set_callback(lambda ev, _d: self.got.append((time.perf_counter(), ev[0])))
-
-    def note_ons(self, since: float = 0.0) -> list[tuple[float, int]]:
-        return [(t, m[1]) for t, m in self.got if t >= since and m[0] & 0xF0 == 0x90 and m[2]]
-
-    def sounding(self) -> int:
-        """Notes left on, by note-on/note-off pairs per (channel, pitch) (not by CC123)."""
-        count: Counter = Counter()
-        for _, m in self.got:
-            if m[0] & 0xF0 == 0x90 and m[2] > 0:
-                count[(m[0] & 15, m[1])] += 1
-            elif (m[0] & 0xF0 == 0x80 or m[0] & 0xF0 == 0x90) and count[(m[0] & 15, m[1])]:
-                count[(m[0] & 15, m[1])] -= 1
-        return sum(count.values())
-
-    def close(self) -> None:
-        self.rt.close_port()
-        self.rt.delete()
-
-
-class Keyboard:
-    def __init__(self, name: str) -> None:
-        self.rt = rtmidi.MidiOut(rtapi=rtmidi.API_UNIX_JACK, name=name)
-        self.rt.open_virtual_port("out")
-
-    def play(self, pitches: list[int], beat_s: float = BEAT_S, gate: float = 0.9) -> float:
-        """One note per beat; returns the time of the last note-off."""
-        t_off = 0.0
-        for p in pitches:
-            self.rt.send_message([0x90, p, 96])
-            time.sleep(beat_s * gate)
-            self.rt.send_message([0x80, p, 0])
-            t_off = time.perf_counter()
-            time.sleep(beat_s * (1 - gate))
-        return t_off
-
-    def close(self) -> None:
-        self.rt.close_port()
-        self.rt.delete()
 
 
 @pytest.fixture
@@ -100,8 +51,8 @@ def rig(jack_server: str, tmp_path: Path) -> Iterator[dict]:
         if p.poll() is None:
             p.kill()
             p.wait()
-    kbd.close()
-    synth.close()
+    kbd.delete()
+    synth.delete()
 
 
 def _stop(proc: subprocess.Popen) -> tuple[int, str, float]:
@@ -123,7 +74,7 @@ def test_answer_comes_after_the_silence_and_stops_cleanly_on_sigint(rig: dict) -
         "--in", "rtgenTestKbd", "--out", "rtgenTestSynth", "--seed", "1", "--record", str(record)
     )
     t_call = time.perf_counter()
-    t_off = rig["kbd"].play(CALL_C)
+    t_off = rig["kbd"].play(CALL_C, BEAT_S)
     during_call = rig["synth"].note_ons()
     time.sleep(3.0)  # in the middle of the two-bar answer
     ons = rig["synth"].note_ons(t_call)
@@ -161,7 +112,7 @@ def test_answers_land_on_the_grid_and_in_the_key_of_the_call(rig: dict) -> None:
     in_key, total, onsets = 0, 0, []
     for key, pitches in calls.items():
         t0 = time.perf_counter()
-        rig["kbd"].play(pitches)
+        rig["kbd"].play(pitches, BEAT_S)
         time.sleep(2 * BEAT_S * 4 + 1.5)  # the two-bar answer and a rest
         ons = rig["synth"].note_ons(t0)
         scale = scale_pitch_classes(*parse_key(key), leading_tone=True)

@@ -125,3 +125,45 @@ def test_same_seed_same_answer() -> None:
         rig.run(_call(rig, 4, [60, 64, 67, 72]), rig.beats_to_ns(20))
         runs.append([(t, m) for t, m in rig.port.sent])
     assert runs[0] == runs[1] and runs[0]
+
+
+def test_a_flood_of_notes_never_runs_the_stream_ahead_of_the_clock() -> None:
+    """200 re-strikes of one key inside one beat (each would take a grid step) plus a chord
+    struck twice within a grid step: after every plan the encoder stands at or before the
+    planned beat, the surplus re-strikes are merged (counted), and the call is answered."""
+    rig = _rig()
+    b = rig.beats_to_ns
+    inputs = []
+    for i in range(200):  # 60 struck and released every 1/200 beat from beat 4
+        inputs += [(b(4 + i / 200), (0x90, 60, 90)), (b(4 + (i + 0.5) / 200), (0x80, 60, 0))]
+    for p in (64, 67):
+        inputs += [(b(5), (0x90, p, 90)), (b(5.01), (0x80, p, 0)), (b(5.02), (0x90, p, 90))]
+        inputs += [(b(5.9), (0x80, p, 0))]
+    steps = []
+    real_plan = rig.engine.planner.plan
+
+    def plan(beat: int, *args, **kw) -> int:  # noqa: ANN002, ANN003
+        out = real_plan(beat, *args, **kw)
+        steps.append((beat, rig.engine.planner.encoder.step))
+        return out
+
+    rig.engine.planner.plan = plan
+    rig.run(inputs, b(16))
+    planner = rig.engine.planner
+    assert steps and all(step <= beat * 12 + 12 * 2 for beat, step in steps)  # the answer's notes
+    assert planner.stats.merged >= 200 - 12  # at most one strike of 60 per grid step survives
+    assert _model_ons(rig)  # still answered
+    assert _sounding_after(rig.port.sent) == 0
+
+
+def test_a_key_that_lost_its_note_off_is_released() -> None:
+    """A call whose last key never sends a note-off: 16 beats after it went down, with no
+    note for 8 beats, the key is released (counted) and the model answers; before, it waits."""
+    rig = _rig()
+    b = rig.beats_to_ns
+    inputs = _call(rig, 4, [60, 62, 64]) + [(b(7), (0x90, 65, 90))]  # 65 never comes up
+    rig.run(inputs, b(60))  # the call lasts 19 beats, so does the answer
+    ons = _model_ons(rig)
+    assert rig.engine.listener.stuck_released == 1
+    assert ons and 23.0 <= min(ons) <= 25.0  # released at beat 23 (down at 7, + 16), + 1 silence
+    assert _sounding_after(rig.port.sent) == 0

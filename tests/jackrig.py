@@ -1,0 +1,171 @@
+"""A keyboard and a synth on JACK for the tests that use real ports.
+
+The synth times every message on arrival on ``time.perf_counter()`` (CLOCK_MONOTONIC, the
+same clock in every process on Linux; see :class:`Synth`), so a test can time what rtgen
+did against what the test did.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+
+import rtmidi
+
+KBD, SYNTH = "rtgenRelKbd", "rtgenRelSynth"
+
+
+class Synth:
+    """A JACK MIDI input that keeps every message it gets with its arrival time, across
+    restarts (a synth that quits and comes back is one synth to count notes on).
+
+    rtmidi's own queue takes the messages on JACK's thread and a Python thread polls it: a
+    Python callback there would wait for the GIL, and a JACK client that runs late reads a
+    later period's buffer, so some messages repeat and others are lost (seen in 10-minute
+    soaks). Arrival times are rtmidi's JACK times (jack_get_time, CLOCK_MONOTONIC) placed on
+    ``time.perf_counter()`` by the tightest offset any poll saw, so a test can time what
+    rtgen did against what the test did (a signal, a cable pulled)."""
+
+    POLL_S = 0.0005
+
+    def __init__(self, name: str = SYNTH) -> None:
+        self.name = name
+        self._raw: list[tuple[int, float, float, list[int]]] = []  # life, polled, t, message
+        self._lock = threading.Lock()
+        self._life = 0
+        self._halt = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.rt: rtmidi.MidiIn | None = None
+        self.start()
+
+    def start(self) -> None:
+        self.rt = rtmidi.MidiIn(
+            rtapi=rtmidi.API_UNIX_JACK, name=self.name, queue_size_limit=1 << 16
+        )
+        self.rt.ignore_types(sysex=True, timing=False, active_sense=True)
+        self.rt.open_virtual_port("in")
+        self._life += 1
+        self._halt.clear()
+        self._thread = threading.Thread(target=self._poll, args=(self.rt, self._life), daemon=True)
+        self._thread.start()
+
+    def _poll(self, rt: rtmidi.MidiIn, life: int) -> None:
+        t = None  # seconds since this life's first message, from rtmidi's deltas
+        while not self._halt.is_set():
+            event = rt.get_message()
+            if event is None:
+                time.sleep(self.POLL_S)
+                continue
+            t = 0.0 if t is None else t + event[1]
+            with self._lock:
+                self._raw.append((life, time.perf_counter(), t, event[0]))
+
+    def delete(self) -> None:
+        if self.rt is not None:
+            self._halt.set()
+            self._thread.join(timeout=5)
+            self.rt.close_port()
+            self.rt.delete()
+            self.rt = None
+
+    @property
+    def got(self) -> list[tuple[float, list[int]]]:
+        """(perf_counter seconds, message) for everything received, in arrival order."""
+        with self._lock:
+            raw = list(self._raw)
+        offset: dict[int, float] = {}
+        for life, polled, t, _ in raw:
+            offset[life] = min(offset.get(life, polled - t), polled - t)
+        return [(offset[life] + t, m) for life, _, t, m in raw]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._raw.clear()
+
+    def ports(self) -> list[str]:
+        """Output ports of every client, listed through this one."""
+        return self.rt.get_ports() if self.rt is not None else []
+
+    def note_ons(self, since: float = 0.0, until: float = float("inf")) -> list[tuple[float, int]]:
+        return [
+            (t, m[1])
+            for t, m in list(self.got)
+            if since <= t < until and m[0] & 0xF0 == 0x90 and m[2]
+        ]
+
+    def first(self, since: float, test) -> float | None:  # noqa: ANN001
+        """Arrival time of the first message after ``since`` for which ``test(msg)`` holds."""
+        return next((t for t, m in list(self.got) if t >= since and test(m)), None)
+
+    def first_cc123(self, since: float) -> float | None:
+        return self.first(since, lambda m: m[0] & 0xF0 == 0xB0 and m[1] == 123)
+
+    def orphan_offs(self) -> list[tuple[float, list[int]]]:
+        """Note-offs that found no note sounding (a message lost or reordered on the way)."""
+        count: Counter = Counter()
+        orphans = []
+        for t, m in list(self.got):
+            if len(m) < 3 or m[0] & 0xF0 not in (0x80, 0x90):
+                continue
+            key = (m[0] & 15, m[1])
+            if m[0] & 0xF0 == 0x90 and m[2] > 0:
+                count[key] += 1
+            elif count[key]:
+                count[key] -= 1
+            else:
+                orphans.append((t, m))
+        return orphans
+
+    def sounding(self) -> int:
+        """Notes left on, by note-on/note-off pairs per (channel, pitch) (not by CC123)."""
+        count: Counter = Counter()
+        for _, m in list(self.got):
+            key = (m[0] & 15, m[1]) if len(m) > 1 else None
+            if m[0] & 0xF0 == 0x90 and m[2] > 0:
+                count[key] += 1
+            elif m[0] & 0xF0 in (0x80, 0x90) and count[key]:
+                count[key] -= 1
+        return sum(count.values())
+
+
+class Keyboard:
+    """A JACK MIDI output, the player's keyboard."""
+
+    def __init__(self, name: str = KBD) -> None:
+        self.name = name
+        self.rt: rtmidi.MidiOut | None = None
+        self.start()
+
+    def start(self) -> None:
+        self.rt = rtmidi.MidiOut(rtapi=rtmidi.API_UNIX_JACK, name=self.name)
+        self.rt.open_virtual_port("out")
+
+    def delete(self) -> None:
+        if self.rt is not None:
+            self.rt.close_port()
+            self.rt.delete()
+            self.rt = None
+
+    def ports(self) -> list[str]:
+        """Input ports of every client, listed through this one."""
+        return self.rt.get_ports() if self.rt is not None else []
+
+    def send(self, message: list[int]) -> None:
+        self.rt.send_message(message)
+
+    def play(self, pitches: list[int], beat_s: float, gate: float = 0.9, ch: int = 0) -> float:
+        """One note a beat; returns the time of the last note-off."""
+        t_off = 0.0
+        for p in pitches:
+            self.rt.send_message([0x90 | ch, p, 96])
+            time.sleep(beat_s * gate)
+            self.rt.send_message([0x80 | ch, p, 0])
+            t_off = time.perf_counter()
+            time.sleep(beat_s * (1 - gate))
+        return t_off
+
+    def all_notes_off(self) -> None:
+        for ch in range(16):
+            self.rt.send_message([0xB0 | ch, 123, 0])
+            self.rt.send_message([0xB0 | ch, 64, 0])

@@ -1,0 +1,103 @@
+"""Cables pulled in the middle of a jam: the synth's and the keyboard's JACK clients go away and
+come back under the same names while rtgen answers.
+
+The synth counts notes across its two lives: a note that was sounding when it went away must
+be ended by the note-offs rtgen owes it, the first thing sent when it is back. The player's
+notes (channel 2, probes on 3) go --thru, so the synth also shows when the lost
+keyboard's held key was released and when the returning keyboard is heard again.
+``RTGEN_LONG=1`` pulls and replugs both three times.
+"""
+
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+
+from tests.reliability.rig import open_notes, pick, wait_for
+
+BPM = 120.0
+BEAT_S = 60.0 / BPM
+CALL = [60, 62, 64, 65, 67, 65, 64, 62]  # two bars: a two-bar answer
+
+
+def _first_model_on(rig: SimpleNamespace, since: float) -> float | None:
+    return rig.synth.first(since, lambda m: m[0] == 0x90 and m[2] > 0)
+
+
+def _unplug_synth_mid_answer(rig: SimpleNamespace) -> tuple[set, float, bool]:
+    """Pull the synth while answer notes sound, replug it after 0.5 s; (notes held at the
+    pull, seconds until rtgen's first message to the new synth, all held ones ended)."""
+    assert wait_for(lambda: open_notes(rig.synth.got, time.perf_counter()), 6.0, 0.001)
+    t_pull = time.perf_counter()
+    held = open_notes(rig.synth.got, t_pull)
+    rig.synth.delete()
+    time.sleep(0.5)
+    rig.synth.start()
+    t_back = time.perf_counter()
+    back = wait_for(lambda: rig.synth.first(t_back, lambda m: True) is not None, 3.0)
+    time.sleep(0.1)
+    ended = {(m[0] & 15, m[1]) for t, m in rig.synth.got if t >= t_back and m[0] & 0xF0 == 0x80}
+    return held, back, held <= ended
+
+
+def _unplug_keyboard_holding_a_key(rig: SimpleNamespace) -> tuple[float | None, float | None]:
+    """The keyboard goes away with a key down (channel 2) and comes back; (seconds until
+    rtgen released that key, seconds until the returning keyboard was heard)."""
+    rig.kbd.send([0x91, 70, 90])
+    time.sleep(0.3)
+    t_pull = time.perf_counter()
+    rig.kbd.delete()
+    released = wait_for(lambda: rig.synth.first(t_pull, lambda m: m[:2] == [0x81, 70]), 2.0)
+    time.sleep(0.3)
+    rig.kbd.start()
+    t_back = time.perf_counter()
+
+    def heard() -> bool:
+        rig.kbd.send([0x92, 72, 60])
+        rig.kbd.send([0x82, 72, 0])
+        return rig.synth.first(t_back, lambda m: m[:2] == [0x92, 72]) is not None
+
+    return released, wait_for(heard, 3.0, 0.05)
+
+
+def test_ports_unplugged_and_replugged_mid_answer(rig: SimpleNamespace) -> None:
+    """The synth and the keyboard vanish and return in the middle of an answer: no
+    exception, the notes held at the pull are ended (owed note-offs reach the returning
+    synth; the lost keyboard's key is let go), both are reconnected within 2 s, and the
+    next call is answered."""
+    proc = rig.start("--seed", "7", "--thru")
+    figures = []
+    for _ in range(int(pick(1, 3))):
+        t_call = time.perf_counter()
+        rig.kbd.play(CALL, BEAT_S, ch=1)
+        if not wait_for(lambda t=t_call: _first_model_on(rig, t) is not None, 3.0):
+            proc.stop()
+            raise AssertionError(proc.stderr())
+        held, out_back, all_ended = _unplug_synth_mid_answer(rig)
+        released, in_back = _unplug_keyboard_holding_a_key(rig)
+        figures.append((len(held), out_back, all_ended, released, in_back))
+        assert out_back is not None and out_back <= 2.0, (figures, proc.stderr())
+        assert held and all_ended, (held, figures)
+        assert released is not None and released <= 2.0, (figures, proc.stderr())
+        assert in_back is not None and in_back <= 2.0, (figures, proc.stderr())
+        time.sleep(4 * BEAT_S)  # the answer to the probes ends
+    t_off = rig.kbd.play(CALL[:4], BEAT_S, ch=1)
+    time.sleep(2 * BEAT_S + 0.3)
+    first = _first_model_on(rig, t_off)
+    assert proc.alive(), proc.stderr()
+    code, _ = proc.stop()
+    st, err = proc.stats(), proc.stderr()
+    for held, out_back, _, released, in_back in figures:
+        print(
+            f"\nhot-plug: synth pulled with {held} notes held, back after "
+            f"{out_back * 1e3:.0f} ms (all held notes ended); keyboard pulled with a key down, "
+            f"released after {released * 1e3:.0f} ms, heard again after {in_back * 1e3:.0f} ms"
+        )
+    print(
+        f"hot-plug: port losses {st['port_losses']:.0f}, reconnects {st['reconnects']:.0f}; "
+        f"next call answered after {first if first is None else round(first - t_off, 3)} s; "
+        f"exit {code}; left sounding {rig.synth.sounding()}"
+    )
+    assert code == 0 and "Traceback" not in err, err
+    assert first is not None and BEAT_S - 0.01 <= first - t_off <= 2 * BEAT_S + 0.02, err
+    assert rig.synth.sounding() == 0

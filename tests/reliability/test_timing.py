@@ -1,0 +1,81 @@
+"""Time under stress: a model too slow for the beat, and a long run at 240 BPM.
+
+Lateness is measured twice: at the synth (each onset's distance from one 1/12-beat grid
+fitted to all of them, as tests/e2e/test_play.py does; JACK's 1.33 ms period is in it) and
+by rtgen's own scheduler (``max_late_ms`` on its exit line).
+``RTGEN_LONG=1``: the slow model runs 60 s, the soak 10 minutes (CI: 10 s and 60 s).
+"""
+
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from tests.reliability.rig import grid_errors_ms, pick
+
+SOAK_BPM = 240.0
+
+
+@pytest.mark.parametrize("step_ms", [600, 40])
+def test_slow_model_skips_beats_instead_of_playing_late(rig: SimpleNamespace, step_ms: int) -> None:
+    """With every model step made 600 ms slower (longer than a beat at 120 BPM), or 40 ms
+    (a plan longer than a beat), nothing reaches the synth more than 5 ms late: missed
+    beats are skipped and late notes moved or dropped (counted), memory stays flat, and
+    SIGINT still stops it within a second."""
+    seconds = pick(10.0, 60.0)
+    env = {"RTGEN_TEST_SLOW_STEP_MS": str(step_ms)}
+    proc = rig.start("--mode", "continue", "--seed", "2", env=env)
+    t0 = time.perf_counter()
+    rig.kbd.play([60, 64, 67], 0.5)
+    rss0 = proc.rss_mb()
+    time.sleep(seconds)
+    rss1 = proc.rss_mb()
+    code, took = proc.stop()
+    st, err = proc.stats(), proc.stderr()
+    onsets = [t for t, _ in rig.synth.note_ons(t0)]
+    errors = grid_errors_ms(onsets, 0.5 / 12) if len(onsets) > 1 else np.zeros(1)
+    print(
+        f"\nslow model (+{step_ms} ms a step, {seconds:g} s): {len(onsets)} notes played, "
+        f"grid error max {errors.max():.2f} ms; rtgen: late {st['late']:.0f} (max "
+        f"{st['max_late_ms']} ms), skipped beats {st['skipped_beats']:.0f}, shifted "
+        f"{st['shifted']:.0f}, dropped {st['dropped_notes']:.0f}; RSS {rss0:.1f} -> "
+        f"{rss1:.1f} MB; stopped in {took * 1e3:.0f} ms; left sounding {rig.synth.sounding()}"
+    )
+    assert code == 0 and "Traceback" not in err, err
+    assert st["max_late_ms"] <= 5.0 and errors.max() <= 5.0, (st, errors.max())
+    assert st["skipped_beats"] + st["shifted"] + st["dropped_notes"] > 0, st
+    assert rss1 - rss0 <= 5.0, (rss0, rss1)
+    assert took < 1.0
+    assert rig.synth.sounding() == 0
+
+
+def test_soak_continue_mode_at_240_bpm(rig: SimpleNamespace) -> None:
+    """`rtgen play --mode continue --bpm 240` for 60 s (10 minutes long): nothing is left
+    sounding, RSS grows by at most 10 MB, and no note is later than 5 ms."""
+    seconds = pick(60.0, 600.0)
+    step_s = 60.0 / SOAK_BPM / 12
+    proc = rig.start("--mode", "continue", "--bpm", f"{SOAK_BPM:g}", "--seed", "11")
+    rig.kbd.play([60, 67], 60.0 / SOAK_BPM)
+    t0 = time.perf_counter()
+    time.sleep(min(10.0, seconds / 6))  # warm: the first plans, the allocator's pools
+    rss0 = proc.rss_mb()
+    time.sleep(seconds - (time.perf_counter() - t0))
+    rss1 = proc.rss_mb()
+    code, _ = proc.stop()
+    st, err = proc.stats(), proc.stderr()
+    onsets = [t for t, _ in rig.synth.note_ons(t0)]
+    errors = grid_errors_ms(onsets, step_s)
+    print(
+        f"\nsoak: {seconds:g} s at {SOAK_BPM:g} BPM, {len(onsets)} notes; grid error p50 "
+        f"{np.percentile(errors, 50):.2f} p99 {np.percentile(errors, 99):.2f} max "
+        f"{errors.max():.2f} ms; rtgen max late {st['max_late_ms']} ms ({st['late']:.0f} "
+        f"over 2 ms); RSS {rss0:.1f} -> {rss1:.1f} MB; left sounding {rig.synth.sounding()}"
+    )
+    assert code == 0 and "Traceback" not in err, err
+    assert len(onsets) >= seconds, len(onsets)  # it really played all along
+    assert errors.max() <= 5.0 and st["max_late_ms"] <= 5.0, (errors.max(), st)
+    assert rss1 - rss0 <= 10.0, (rss0, rss1)
+    assert rig.synth.sounding() == 0, rig.synth.orphan_offs()

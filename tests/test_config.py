@@ -34,7 +34,7 @@ def test_flags_override_the_preset(tmp_path: Path) -> None:
     [
         ("bpm = 0\n", "--bpm"),
         ('bpm = "fast"\n', "bpm must be float"),
-        ('[cc]\nexplode = 3\n', "unknown action 'explode'"),
+        ("[cc]\nexplode = 3\n", "unknown action 'explode'"),
         ("out_channel = 17\n", "must be 1..16"),
         ('range = "80-40"\n', "LOW < HIGH"),
     ],

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from rtgen.assets import ASSETS, default_model
+from rtgen.assets import ASSETS, default_play_model
 from rtgen.config import PlaySettings
 from rtgen.engine.modes import MODES
 from rtgen.errors import RtgenError
@@ -20,7 +20,7 @@ DEMO_CALL = ASSETS / "demo_call.mid"
 def _session(model: Path | None, device: str = "cpu"):  # noqa: ANN202
     from rtgen.engine.session import open_session
 
-    return open_session(model or default_model(), device)
+    return open_session(model or default_play_model(device), device)  # as rtgen play
 
 
 def register(app: typer.Typer) -> None:
@@ -35,7 +35,7 @@ def register(app: typer.Typer) -> None:
         bars: int = typer.Option(4, "--bars", min=1, help="Bars to generate after the primer."),
         bpm: float = typer.Option(120.0, "--bpm", help="Tempo written to the file."),
         seed: int = typer.Option(0, "--seed", help="Random seed: same seed, same notes."),
-        model: Path = typer.Option(None, "--model", "-m", help="ONNX model (default: bundled)."),
+        model: Path = typer.Option(None, "--model", "-m", help="ONNX model (default: as play)."),
         temperature: float = typer.Option(0.9, "--temperature", help="Sampling temperature."),
         mode: str = typer.Option("continue", "--mode", help=f"One of {', '.join(MODES)}."),
     ) -> None:
@@ -66,7 +66,7 @@ def register(app: typer.Typer) -> None:
         ),
         api: str = typer.Option(None, "--api", help="MIDI API for --out."),
         seed: int = typer.Option(None, "--seed", help="Random seed (default: random)."),
-        model: Path = typer.Option(None, "--model", "-m", help="ONNX model (default: bundled)."),
+        model: Path = typer.Option(None, "--model", "-m", help="ONNX model (default: as play)."),
     ) -> None:
         """A first minute with no keyboard: a bundled two-bar call, answered by the bundled
         model through the real engine, written as MIDI and a piano roll (and played to a

@@ -16,13 +16,7 @@ import time
 import typer
 
 from rtgen.commands.ports_cmd import MidiApi
-from rtgen.engine.ledger import (
-    CC_ALL_NOTES_OFF,
-    CC_ALL_SOUND_OFF,
-    CC_SUSTAIN,
-    control_change,
-    note_off,
-)
+from rtgen.engine.ledger import channel_resets, note_off
 from rtgen.engine.portproto import Message, OutputPort
 from rtgen.errors import RtgenError
 
@@ -36,13 +30,7 @@ def panic_messages(channels: list[int], hard: bool = False) -> list[Message]:
     """Note-offs for all 128 pitches on each channel (0-based), then per channel CC64=0 and
     CC123, and CC120 when ``hard``."""
     offs = [note_off(channel, pitch) for channel in channels for pitch in range(128)]
-    resets = []
-    for channel in channels:
-        resets.append(control_change(channel, CC_SUSTAIN, 0))
-        resets.append(control_change(channel, CC_ALL_NOTES_OFF, 0))
-        if hard:
-            resets.append(control_change(channel, CC_ALL_SOUND_OFF, 0))
-    return offs + resets
+    return offs + channel_resets(channels, hard)
 
 
 def send_paced(port: OutputPort, messages: list[Message]) -> None:

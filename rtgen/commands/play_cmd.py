@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from rtgen.assets import default_model
+from rtgen.assets import default_play_model
 from rtgen.config import PlaySettings, load_preset, merge
 from rtgen.errors import RtgenError
 
@@ -78,7 +78,9 @@ def register(app: typer.Typer) -> None:
             "--virtual",
             help="Create ports 'rtgen in' / 'rtgen out' for a DAW instead of connecting.",
         ),
-        model: Path = typer.Option(None, "--model", "-m", help="ONNX model (default: bundled)."),
+        model: Path = typer.Option(
+            None, "--model", "-m", help="ONNX model (default: the bundled one; int8 on CPU)."
+        ),
         mode: ModeName = typer.Option(
             None, "--mode", help="call-response (default), continue or duet."
         ),
@@ -189,13 +191,7 @@ def _start(
     from rtgen.io import ports
     from rtgen.live import LiveJam
 
-    path = model or default_model()
-    try:
-        session = open_session(path, settings.device)
-    except (KeyError, TypeError, AttributeError, ValueError) as exc:  # metadata not as written
-        raise RtgenError(
-            f"{path}: malformed rtgen metadata ({type(exc).__name__}: {exc})"
-        ) from None
+    session = open_session(model or default_play_model(settings.device), settings.device)
     api_name = api.value if api else None
     out_port = ports.open_output(out, api_name, virtual=virtual)
     in_port = None

@@ -128,10 +128,16 @@ class NoteLedger:
             ]
             self._notes.clear()
             channels = sorted(self._channels)
-        resets: list[Message] = []
-        for channel in channels:
-            resets.append(control_change(channel, CC_SUSTAIN, 0))
-            resets.append(control_change(channel, CC_ALL_NOTES_OFF, 0))
-            if hard:
-                resets.append(control_change(channel, CC_ALL_SOUND_OFF, 0))
-        return offs + resets
+        return offs + channel_resets(channels, hard)
+
+
+def channel_resets(channels: list[int], hard: bool = False) -> list[Message]:
+    """Per channel: sustain off (CC64=0) and all notes off (CC123), then all sound off
+    (CC120) when ``hard``: the tail of every panic, rtgen's own and `rtgen panic`'s."""
+    resets: list[Message] = []
+    for channel in channels:
+        resets.append(control_change(channel, CC_SUSTAIN, 0))
+        resets.append(control_change(channel, CC_ALL_NOTES_OFF, 0))
+        if hard:
+            resets.append(control_change(channel, CC_ALL_SOUND_OFF, 0))
+    return resets

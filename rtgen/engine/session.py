@@ -64,9 +64,9 @@ def check_meta(meta: object, path: Path) -> dict:
     for key in NEEDED_CONFIG[kind]:
         value = cfg.get(key)
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise RtgenError(f"{path}: metadata config.{key} must be a positive integer, not {value!r}")
+            raise RtgenError(f"{path}: metadata config.{key} must be a positive int, not {value!r}")
     if cfg["vocab_size"] != T.VOCAB_SIZE:
-        raise RtgenError(f"{path}: vocab_size {cfg['vocab_size']} is not this rtgen's {T.VOCAB_SIZE}")
+        raise RtgenError(f"{path}: vocab_size {cfg['vocab_size']} is not rtgen's {T.VOCAB_SIZE}")
     if kind == "transformer" and cfg["d_model"] % cfg["heads"]:
         raise RtgenError(f"{path}: metadata d_model is not a multiple of heads")
     return meta

@@ -14,8 +14,12 @@ def test_eval_json_on_foreign_midi_prints_both_nlls() -> None:
     """On music21's own test MIDI files, eval reports model and n-gram NLL per token."""
     music21 = pytest.importorskip("music21")
     folder = Path(music21.__file__).parent / "midi" / "testPrimitive"
-    res = subprocess.run([sys.executable, "-m", "rtgen", "eval", str(folder), "--json"],
-                         capture_output=True, text=True, timeout=600)
+    res = subprocess.run(
+        [sys.executable, "-m", "rtgen", "eval", str(folder), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert res.returncode == 0, res.stderr[-2000:]
     out = json.loads(res.stdout)
     assert out["files"] >= 10 and out["tokens"] > 1000

@@ -62,7 +62,8 @@ def plan_times(
             "mode": MODE,
             "plans": stats.plans,
             "notes": stats.notes,
-            "steps_per_plan": round(len(stats.step_ns) / max(1, stats.plans), 1),
+            "steps_per_plan": round(stats.steps / max(1, stats.plans), 1),
+            "reused_per_plan": round(stats.reused / max(1, stats.plans), 1),
             "budget_ms": round(min(PLAN_AHEAD_MAX_NS, beat_ns / 4) / 1e6, 3),
         }
     )

@@ -42,12 +42,24 @@ class PlannedNote:
 
 
 @dataclass
+class _Resume:
+    """The model state after a plan's speculative tokens up to the end of its kept beats."""
+
+    base: int  # len(Planner.committed) when the speculation started from the committed state
+    tokens: list[int]  # the speculative tokens up to there
+    snap: object  # session snapshot after them
+    logits: np.ndarray
+
+
+@dataclass
 class PlanStats:
     plans: int = 0
     notes: int = 0  # model notes scheduled
     shifted: int = 0  # late notes moved to the next grid step
     dropped: int = 0  # late notes dropped
     merged: int = 0  # re-strikes within one grid step merged into the sounding note
+    steps: int = 0  # model steps (step_ns is trimmed; this counts all)
+    reused: int = 0  # committed tokens whose model state was taken from the last plan
     plan_ns: list[int] = field(default_factory=list)  # wall time of each plan
     step_ns: list[int] = field(default_factory=list)  # wall time of each model step
 
@@ -82,17 +94,42 @@ class Planner:
         self._swallow: dict[int, int] = {}  # pitch -> note-offs of merged re-strikes to drop
         self.model_notes: list[PlannedNote] = []
         self.committed: list[int] = []  # the whole committed token stream (for replay/debug)
+        self._resume: _Resume | None = None
+        self._spec: list[int] = []  # this plan's speculative tokens
+        self._pending: list[int] = []  # speculative tokens not yet fed to the model
+        self._keep_end = 0  # grid step where this plan's kept beats end
         self.logits = self._feed([T.BOS])
 
     # --- the committed stream ---------------------------------------------------------
-    def _feed(self, tokens: list[int]) -> np.ndarray | None:
+    def _step(self, tokens: list[int]) -> np.ndarray | None:
+        """Feed ``tokens`` to the model only (GenState is the caller's): the last logits."""
         logits = None
+        step_ns = self.stats.step_ns
         for tok in tokens:
             t0 = time.perf_counter_ns()
             logits = self.session.step(tok)
-            self.stats.step_ns.append(time.perf_counter_ns() - t0)
-            self.gen.update(tok)
+            step_ns.append(time.perf_counter_ns() - t0)
+        self.stats.steps += len(tokens)
         return logits if logits is not None else getattr(self, "logits", None)
+
+    def _feed(self, tokens: list[int]) -> np.ndarray | None:
+        for tok in tokens:
+            self.gen.update(tok)
+        return self._step(tokens)
+
+    def _feed_committed(self, tokens: list[int]) -> np.ndarray | None:
+        """Feed committed tokens, starting from the last plan's resume point when they
+        open with its tokens (the same tokens from the same state: the same model state)."""
+        resume, self._resume = self._resume, None
+        n = 0 if resume is None else len(resume.tokens)
+        if n and resume.base == len(self.committed) and tokens[:n] == resume.tokens:
+            self.session.restore(resume.snap)
+            self.logits = resume.logits
+            for tok in tokens[:n]:
+                self.gen.update(tok)
+            self.stats.reused += n
+            tokens = tokens[n:]
+        return self._feed(tokens)
 
     def add_player_event(self, event: NoteEvent, t_ns: int) -> None:
         self.player.append((t_ns, event))
@@ -126,7 +163,7 @@ class Planner:
                 n.off_fed = True
                 ev = NoteEvent(self.timeline.beat_at(n.t_off), n.pitch, 0, Role.MODEL)
                 events.append((n.t_off, 0, ev))
-        events.sort(key=lambda e: (e[0], e[1]))
+        events.sort(key=lambda e: (e[0], e[1], e[2].pitch))
         tokens: list[int] = []
         waiting: set[int] = set()  # pitches whose note-off waits for the next commit
         for t, _, ev in events:
@@ -148,8 +185,8 @@ class Planner:
                 continue
             tokens += self.encoder.feed(ev)
         self.player = sorted(later, key=lambda e: e[0])
+        self.logits = self._feed_committed(tokens)
         self.committed += tokens
-        self.logits = self._feed(tokens)
         self.model_notes = [n for n in self.model_notes if not n.off_fed]
 
     # --- planning ------------------------------------------------------------------------
@@ -175,6 +212,7 @@ class Planner:
         finally:
             self.session.restore(snap)
             self.gen, self.logits = gen_snap, logits_snap
+            self._pending = []  # never fed: nothing drew from them
         scheduled = self._schedule(notes)
         self.stats.plans += 1
         self.stats.plan_ns.append(time.perf_counter_ns() - t0)
@@ -200,8 +238,9 @@ class Planner:
     ) -> list[tuple[int, int, int, int]]:
         start = beat * G
         end, keep_end = (beat + lookahead) * G, (beat + commit) * G
-        spec = T.shifts_for(max(0, start - enc_step))
-        self.logits = self._feed(spec)
+        self._spec, self._pending, self._keep_end = [], [], keep_end
+        for tok in T.shifts_for(max(0, start - enc_step)):
+            self._push(tok)
         fixed = self._fixed_offs(self.gen.step)
         fixed_pitches = {p for _, p in fixed}
         open_notes: dict[int, tuple[int, int]] = {}
@@ -216,19 +255,19 @@ class Planner:
             while fixed and fixed[0][0] <= self.gen.step:
                 _, pitch = fixed.pop(0)
                 fixed_pitches.discard(pitch)
-                self.logits = self._feed([T.note_off(pitch)])
+                self._push(T.note_off(pitch))
             past_window = self.gen.step >= end
             if past_window and not any(on < keep_end for on, _ in open_notes.values()):
                 break
             extra = self._extra_mask(
                 fixed, fixed_pitches, past_window, first_note and not notes and not open_notes
             )
-            tok = self.sampler.sample(self.logits, self.gen, extra)
+            tok = self.sampler.sample(self._draw_logits(), self.gen, extra)
             kind, arg = T.kind_of(tok)
             if kind in ("NOTE_ON", "VELOCITY") and self.gen.role != Role.MODEL:
-                self.logits = self._feed([T.role_token(Role.MODEL)])
+                self._push(T.role_token(Role.MODEL))
                 continue  # sample again, now as the model
-            self.logits = self._feed([tok])
+            self._push(tok)
             if kind == "VELOCITY":
                 velocity = T.bin_to_velocity(arg)
             elif kind == "NOTE_ON":
@@ -239,6 +278,25 @@ class Planner:
         for pitch, (on, vel) in open_notes.items():  # the limit closes what is left
             notes.append((on, max(min(self.gen.step, limit), on + 1), pitch, vel))
         return [n for n in notes if start <= n[0] < keep_end]
+
+    def _push(self, tok: int) -> None:
+        """Append a speculative token: GenState now, the model when a draw needs it. The
+        state where the stream reaches the end of the kept beats is kept for the next commit."""
+        if self._resume is None and T.SHIFT_BASE <= tok < T.SHIFT_BASE + T.MAX_SHIFT:
+            if self.gen.step < self._keep_end <= self.gen.step + tok - T.SHIFT_BASE + 1:
+                self._draw_logits()
+                base = len(self.committed)
+                self._resume = _Resume(base, list(self._spec), self.session.snapshot(), self.logits)
+        self.gen.update(tok)
+        self._spec.append(tok)
+        self._pending.append(tok)
+
+    def _draw_logits(self) -> np.ndarray:
+        """The logits after every speculative token so far (feeding the pending ones)."""
+        if self._pending:
+            self.logits = self._step(self._pending)
+            self._pending = []
+        return self.logits
 
     def _extra_mask(
         self, fixed: list, fixed_pitches: set[int], past_window: bool, need_note: bool

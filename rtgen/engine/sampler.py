@@ -222,6 +222,8 @@ class Sampler:
         if config.key is not None:
             ok &= np.isin(pitches % 12, sorted(config.key))
         self._pitch_ok = ok  # (128,) pitches a NOTE_ON may name, before state rules
+        self._pitch_ok_list = ok.tolist()  # the same, for cheap per-pitch lookups
+        self._n_pitch_ok = int(ok.sum())
         self._max_steps = config.max_note_steps
         self._inv_t = 1.0 / config.temperature
 
@@ -240,11 +242,13 @@ class Sampler:
             return m  # 1. forced note-off: NOTE_OFFs only
         has_on = False
         if len(sounding) < cfg.max_polyphony and state.beat_note_ons < cfg.max_notes_per_beat:
-            ons = self._pitch_ok.copy()
-            if sounding:
-                ons[list(sounding)] = False
-            has_on = bool(ons.any())
-            m[NOTE_ON_BASE:_NOTE_ON_END] = ons
+            m[NOTE_ON_BASE:_NOTE_ON_END] = self._pitch_ok
+            taken = 0  # allowed pitches that sound already (no re-strike)
+            for pitch in sounding:
+                if self._pitch_ok_list[pitch]:
+                    m[NOTE_ON_BASE + pitch] = False
+                    taken += 1
+            has_on = self._n_pitch_ok > taken
         if state.after_velocity and has_on:
             m[NOTE_OFF_BASE:_NOTE_OFF_END] = False  # 3. VELOCITY is followed by its NOTE_ON
             return m
@@ -270,6 +274,14 @@ class Sampler:
     ) -> tuple[np.ndarray, np.ndarray]:
         """(token ids, probabilities) that ``sample`` draws from; both empty if all is masked.
         ``extra`` (vocab,) bool narrows the mask further (the planner's fixed events)."""
+        ids, p, cum = self._candidates(logits, state, extra)
+        return ids, (p / cum[-1] if ids.size else p)
+
+    def _candidates(
+        self, logits: np.ndarray, state: GenState, extra: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(token ids, unnormalised weights, their running sum) after every rule, min-p and
+        top-p. The running sum is all a draw needs: no normalising pass over the weights."""
         z = np.asarray(logits).reshape(-1)
         if z.shape[0] != VOCAB_SIZE:
             raise ValueError(f"logits have {z.shape[0]} entries, the vocabulary {VOCAB_SIZE}")
@@ -278,29 +290,32 @@ class Sampler:
             allowed &= extra
         ids = np.flatnonzero(allowed)
         if ids.size == 0:
-            return ids, np.zeros(0)
-        z = z[ids].astype(np.float64) * self._inv_t
+            return ids, np.zeros(0), np.zeros(0)
+        z = np.multiply(z[ids], self._inv_t, dtype=np.float64)
         top = z.max()
-        p = np.exp(z - top) if math.isfinite(top) else _nonfinite_weights(z)  # best = 1
+        if math.isfinite(top):
+            z -= top
+            p = np.exp(z, out=z)  # best = 1
+        else:
+            p = _nonfinite_weights(z)
         cfg = self._config
         if cfg.min_p > 0:
-            keep = p >= cfg.min_p * p.max()
+            keep = p >= cfg.min_p  # the best weighs 1, so this is min_p times the best
             ids, p = ids[keep], p[keep]
         if cfg.top_p < 1:
             order = np.argsort(-p, kind="stable")
             p = p[order]
-            mass = np.cumsum(p)
-            n = int(np.searchsorted(mass, cfg.top_p * mass[-1])) + 1
-            ids, p = ids[order[:n]], p[:n]
-        return ids, p / p.sum()
+            cum = np.cumsum(p)
+            n = int(np.searchsorted(cum, cfg.top_p * cum[-1])) + 1
+            return ids[order[:n]], p[:n], cum[:n]
+        return ids, p, np.cumsum(p)
 
     def sample(self, logits: np.ndarray, state: GenState, extra: np.ndarray | None = None) -> int:
         """One token drawn from ``logits`` ((vocab,) or (1, vocab)) under the rules."""
-        ids, p = self.distribution(logits, state, extra)
+        ids, _, cum = self._candidates(logits, state, extra)
         if ids.size == 0:
             return self.safe_token(state)
-        cdf = np.cumsum(p)
-        i = int(np.searchsorted(cdf, self._rng.random() * cdf[-1], side="right"))
+        i = int(np.searchsorted(cum, self._rng.random() * cum[-1], side="right"))
         return int(ids[min(i, ids.size - 1)])
 
     @staticmethod

@@ -171,7 +171,6 @@ def test_lateness_is_recorded() -> None:
     assert sched.stats.as_dict()["sent"] == 2
 
 
-
 def test_send_ahead_sends_early_in_deadline_order_and_counts_lateness_from_then() -> None:
     """With send_ahead_ns a message goes out that long before its deadline, never sooner;
     ordering at equal deadlines is kept and lateness is measured from the send time."""
@@ -192,6 +191,7 @@ def test_send_ahead_sends_early_in_deadline_order_and_counts_lateness_from_then(
 def test_send_ahead_must_not_be_negative() -> None:
     with pytest.raises(ValueError, match="send_ahead_ns"):
         make(send_ahead_ns=-1)
+
 
 # -- stop, panic, barge-in: nothing hangs -----------------------------------------------------
 
@@ -430,7 +430,6 @@ def test_thread_sends_on_time_with_a_real_clock() -> None:
     assert late[0] >= 0, "sent before its deadline"
     assert p99 < 20 * MS
     assert hanging(port.messages()) == set()
-
 
 
 def test_thread_sends_ahead_with_a_real_clock() -> None:

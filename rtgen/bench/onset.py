@@ -1,12 +1,18 @@
 """Onset timing at a receiving JACK port: the real Scheduler, MonotonicClock and rtgen ports.
 
-A receiver (a JACK virtual input made by ``rtgen.io.ports.open_input``, whose callback only
-stamps ``perf_counter_ns`` and enqueues) listens; an output opened by name sends to it
-through a :class:`Scheduler` on a :class:`MonotonicClock`. Sixteenth notes at 120 BPM are
-scheduled from a beat origin, about 100 ms ahead as the planner does. For each note-on:
+A receiver (a JACK virtual input made by ``rtgen.io.ports.open_input``, which stamps each
+message with the time JACK's thread saw it, placed on ``perf_counter_ns``) listens; an
+output opened by name sends to it through a :class:`Scheduler` on a :class:`MonotonicClock`.
+Sixteenth notes at 120 BPM are scheduled from a beat origin, about 100 ms ahead as the
+planner does. For each note-on:
 
     onset error = arrival time at the receiver - scheduled deadline   (both perf_counter_ns)
     send lateness = time the scheduler handed it to the port - deadline
+    transport = arrival - send   (JACK delivers at the start of the next period)
+
+By default the scheduler sends half a JACK period ahead (so a message lands on the period
+nearest its deadline, not always the next one) from a SCHED_FIFO thread where the system
+allows it; the figures say what was used (``send_ahead_ms``, ``realtime``).
 
 Drift is the mean onset error of the last 10 s minus that of the first 10 s (the two
 halves when the run is shorter than 20 s): a clock that accumulated error would show here.
@@ -31,7 +37,13 @@ LEAD_NS = 100_000_000  # schedule this far ahead of each deadline
 GATE_NS = 60_000_000  # note length
 PITCHES = 36  # a cycle of pitches, so an arrival is matched to its own note
 DRIFT_WINDOW_S = 10.0
+RT_PRIORITY = 1  # SCHED_FIFO priority of the send thread: above normal tasks, below JACK
 TAIL_S = 0.3  # wait for the last messages after the last deadline
+# Messages sent before the first note so the receiver has placed its clock (see
+# ArrivalStamper): the first message it ever gets is stamped at poll time, up to 1 ms late.
+# Active sensing, which the receiver counts but never queues.
+WARMUP = 20
+WARMUP_GAP_S = 0.003
 
 
 @dataclass
@@ -81,10 +93,28 @@ def drift_ms(deadlines: np.ndarray, errors_ns: np.ndarray, seconds: float) -> fl
     return round(float(last.mean() - first.mean()) / 1e6, 3)
 
 
-def measure_onsets(seconds: float, tag: str = "idle") -> tuple[dict, np.ndarray]:
-    """Figures (ms) for ``seconds`` of sixteenths at 120 BPM, and the onset errors (ns)."""
+def _warm_up(port: object) -> None:
+    for _ in range(WARMUP):
+        port.send((0xFE,))
+        time.sleep(WARMUP_GAP_S)
+
+
+def measure_onsets(
+    seconds: float,
+    tag: str = "idle",
+    send_ahead_ns: int | None = None,
+    rt_priority: int | None = RT_PRIORITY,
+) -> tuple[dict, np.ndarray]:
+    """Figures (ms) for ``seconds`` of sixteenths at 120 BPM, and the onset errors (ns).
+
+    ``send_ahead_ns`` None: half the JACK server's period (0 when it cannot be read).
+    ``rt_priority`` None: the send thread keeps its normal priority.
+    """
+    from rtgen.bench.jack import period_ns
     from rtgen.io.ports import open_input, open_output
 
+    if send_ahead_ns is None:
+        send_ahead_ns = (period_ns() or 0) // 2
     client = f"rtgenbench{os.getpid()}{tag}"
     rx = open_input(None, "jack", virtual=True, client_name=client + "rx", virtual_name="in")
     try:
@@ -92,9 +122,10 @@ def measure_onsets(seconds: float, tag: str = "idle") -> tuple[dict, np.ndarray]
     except BaseException:
         rx.close()
         raise
+    _warm_up(tx)
     out = StampingOutput(tx)
     clock = MonotonicClock()
-    scheduler = Scheduler(out, clock)
+    scheduler = Scheduler(out, clock, send_ahead_ns=send_ahead_ns, rt_priority=rt_priority)
     step_ns = 60e9 / BPM / PER_BEAT
     n = max(2, int(seconds * 1e9 / step_ns))
     origin = clock.now_ns() + LEAD_NS + 50_000_000
@@ -125,6 +156,9 @@ def measure_onsets(seconds: float, tag: str = "idle") -> tuple[dict, np.ndarray]
             "notes": n,
             "lost": n - len(rows),
             "send_late_ms": summary(late, "ms"),
+            "transport_ms": summary(errors - late, "ms"),
+            "send_ahead_ms": round(send_ahead_ns / 1e6, 3),
+            "realtime": scheduler.realtime,
             "drift_ms": drift_ms(rows[:, 0], errors, seconds),
         }
     )

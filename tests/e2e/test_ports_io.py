@@ -23,6 +23,7 @@ import rtmidi
 from rtgen.engine.portproto import OutputPort, PortVanishedError
 from rtgen.errors import RtgenError
 from rtgen.io.ports import open_input, open_output
+from rtgen.io.ports_rtmidi import MidiInput
 
 SYNTH = "rtgenTestSynth:midi_in"
 KEYBOARD = "rtgenTestKbd:midi_out"
@@ -178,6 +179,29 @@ def test_open_input_passes_clock_but_not_sysex_or_active_sensing(keyboard: Keybo
         time.sleep(0.05)
         got.extend(m for m, _ in inp.poll())
         assert got == [(0xFA,), (0xF8,), (0x90, 64, 90)]
+
+
+def test_input_stamps_are_arrival_times_not_poll_times(keyboard: Keyboard) -> None:
+    """Stamps come from rtmidi's arrival times (JACK's thread), not from when the reader
+    polled: with a reader that polls only every 50 ms, each note is still stamped within a
+    few ms after it was sent. SysEx and active sensing in between (discarded) must not
+    take their time gaps with them."""
+    with MidiInput("rtgenTestKbd", "jack", poll_s=0.05) as inp:
+        for k in range(120):  # a message a millisecond: some land right before a poll
+            keyboard.send((0xB0, 1, k))
+            time.sleep(0.001)
+        sent = []
+        for pitch in range(60, 66):
+            for filler in ((0xFE,), (0xF0, 0x7E, 0x01, 0xF7), (0xFE,)):
+                keyboard.send(filler)
+                time.sleep(0.01)
+            sent.append(time.perf_counter_ns())
+            keyboard.send((0x90, pitch, 100))
+            time.sleep(0.017)
+        time.sleep(0.12)
+        got = {m[1]: t for m, t in inp.poll() if m[0] == 0x90}
+    lags = [(got[pitch] - t) / 1e6 for pitch, t in zip(range(60, 66), sent)]
+    assert all(-0.1 <= lag <= 5.0 for lag in lags), f"stamp - send, ms: {lags}"
 
 
 def test_full_input_queue_drops_oldest_and_counts(keyboard: Keyboard) -> None:

@@ -171,6 +171,28 @@ def test_lateness_is_recorded() -> None:
     assert sched.stats.as_dict()["sent"] == 2
 
 
+def test_send_ahead_sends_early_in_deadline_order_and_counts_lateness_from_then() -> None:
+    """With send_ahead_ns a message goes out that long before its deadline, never sooner;
+    ordering at equal deadlines is kept and lateness is measured from the send time."""
+    sched, port, clock = make(send_ahead_ns=MS // 2)
+    t0 = clock.now_ns() + 10 * MS
+    sched.schedule_note(t0, t0 + 5 * MS, 0, 60, 100)
+    sched.schedule_note(t0 + 5 * MS, t0 + 9 * MS, 0, 60, 90)  # re-struck at the same time
+    step(sched, clock, 10 * MS - MS // 2 - 1)
+    assert port.messages() == []
+    step(sched, clock, 1)
+    assert port.sent == [(t0 - MS // 2, (0x90, 60, 100))]
+    step(sched, clock, 5 * MS + 200_000)  # 0.2 ms after t0 + 4.5 ms
+    assert port.messages()[1:] == [(0x80, 60, 0), (0x90, 60, 90)]
+    assert list(sched.stats.recent_late_ns) == [0, 200_000, 200_000]
+    assert sched.next_deadline() == t0 + 9 * MS  # deadlines themselves are not moved
+
+
+def test_send_ahead_must_not_be_negative() -> None:
+    with pytest.raises(ValueError, match="send_ahead_ns"):
+        make(send_ahead_ns=-1)
+
+
 # -- stop, panic, barge-in: nothing hangs -----------------------------------------------------
 
 ops = st.lists(
@@ -408,3 +430,52 @@ def test_thread_sends_on_time_with_a_real_clock() -> None:
     assert late[0] >= 0, "sent before its deadline"
     assert p99 < 20 * MS
     assert hanging(port.messages()) == set()
+
+
+def test_thread_sends_ahead_with_a_real_clock() -> None:
+    """The thread wakes for the send time, not the deadline: every message is handed over
+    between send_ahead_ns before its deadline and the deadline (a generous bound)."""
+    clock = MonotonicClock()
+    port = FakeOutputPort("synth", clock=clock)
+    ahead = 3 * MS
+    sched = Scheduler(port, clock, flush_s=0.0, send_ahead_ns=ahead)
+    t0 = clock.now_ns() + 30 * MS
+    deadlines = {(0xB0, 1, i): t0 + i * 7 * MS for i in range(40)}
+    for message, t in deadlines.items():
+        sched.schedule(t, message)
+    with sched:
+        assert wait_for(lambda: sched.pending() == 0, timeout_s=5.0)
+    early = sorted(deadlines[m] - t for t, m in port.sent if m in deadlines)
+    assert len(early) == 40
+    assert early[-1] <= ahead, "sent before its send time"
+    assert early[len(early) // 2] > 0, "the thread waited for the deadline"
+
+
+def test_realtime_priority_is_asked_for_and_refusal_is_harmless(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """rt_priority asks for SCHED_FIFO on the send thread itself (pid 0); refused, the
+    thread sends as before and ``realtime`` stays False."""
+    import os
+
+    asked: list[tuple[int, int, int, str]] = []
+
+    def refuse(pid: int, policy: int, param: os.sched_param) -> None:
+        asked.append((pid, policy, param.sched_priority, threading.current_thread().name))
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "sched_setscheduler", refuse)
+    clock = MonotonicClock()
+    port = FakeOutputPort("synth", clock=clock)
+    sched = Scheduler(port, clock, flush_s=0.0, rt_priority=3)
+    sched.schedule(clock.now_ns() + 5 * MS, (0x90, 60, 100))
+    with sched:
+        assert wait_for(lambda: sched.pending() == 0)
+    assert asked == [(0, os.SCHED_FIFO, 3, "rtgen-scheduler")]
+    assert not sched.realtime and sched.error is None
+    assert port.messages()[0] == (0x90, 60, 100)
+
+    granted = Scheduler(port, clock, flush_s=0.0, rt_priority=3)
+    monkeypatch.setattr(os, "sched_setscheduler", lambda *args: None)
+    with granted:
+        assert wait_for(lambda: granted.realtime)

@@ -52,6 +52,8 @@ class PlaySettings:
     seed: int = -1  # -1 = a fresh seed each session (it is logged for replay)
     device: str = "auto"
     lookahead: int = 1
+    send_ahead_ms: float = -1.0  # -1 = half the JACK period on a JACK output, else 0
+    realtime: bool = True  # the send thread asks for SCHED_FIFO (quietly normal if refused)
     cc: dict[str, int] = field(default_factory=dict)  # action -> controller number
 
     def validate(self) -> PlaySettings:
@@ -76,6 +78,8 @@ class PlaySettings:
             raise RtgenError(f"--temperature must be > 0, not {self.temperature}")
         if not 0 < self.top_p <= 1:
             raise RtgenError(f"--top-p must be in (0, 1], not {self.top_p}")
+        if not (self.send_ahead_ms == -1 or 0 <= self.send_ahead_ms <= 20):
+            raise RtgenError(f"--send-ahead must be -1 (auto) or 0..20, not {self.send_ahead_ms}")
         self.pitch_range()
         if self.key and self.key.lower() != "none":
             try:

@@ -63,9 +63,21 @@ FLOOD_MSGS = 300  # messages in one port check (1,500/s): no hands play that muc
 NOTE_BUDGET = 12  # note-ons a beat the model hears at most (the grid has 12 steps a beat)
 AHEAD_NS = 1_000_000  # "send now" through the scheduler ("now + 1 ns" is past when it lands)
 MAX_BATCH = 64  # input messages handled between two looks at the clock (a flood cannot starve)
+RT_PRIORITY = 1  # SCHED_FIFO for the send thread: above normal threads, below JACK's (10)
 GIL_SWITCH_S = 0.001  # the longest a thread waits for the GIL while another runs Python
 _SYSTEM_LENGTHS = {0xF1: 2, 0xF2: 3, 0xF3: 2, 0xF6: 1, 0xF8: 1, 0xFA: 1, 0xFB: 1, 0xFC: 1}
 _OWED_CCS = (64, 120, 123)
+
+
+def send_ahead_ns(settings: PlaySettings, out) -> int:  # noqa: ANN001
+    """How early to hand messages to the output (see rtgen.io.jackperiod)."""
+    if settings.send_ahead_ms >= 0:
+        return round(settings.send_ahead_ms * 1e6)
+    if getattr(out, "api", None) != "jack":
+        return 0  # ALSA, CoreMIDI and WinMM deliver at once: nothing to centre
+    from rtgen.io.jackperiod import period_ns
+
+    return (period_ns() or 0) // 2
 
 
 def well_formed(msg: tuple[int, ...]) -> bool:
@@ -191,7 +203,14 @@ class LiveJam:
             self.origin = self.clock.now_ns() + 50_000_000
             self.timeline = BeatClock(settings.bpm, settings.beats_per_bar, origin_ns=self.origin)
         self.ledger = NoteLedger()
-        self.scheduler = Scheduler(self.out, self.eclock, self.ledger, on_error=self._on_error)
+        self.scheduler = Scheduler(
+            self.out,
+            self.eclock,
+            self.ledger,
+            on_error=self._on_error,
+            send_ahead_ns=send_ahead_ns(settings, out),
+            rt_priority=RT_PRIORITY if settings.realtime else None,
+        )
         self.cfg = engine_config(settings, seed)
         self.engine = Engine(self.cfg, session, self.timeline, self.eclock, self.scheduler)
         self.stop_reason: str | None = None

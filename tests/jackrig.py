@@ -43,7 +43,10 @@ class Synth:
         self.rt = rtmidi.MidiIn(
             rtapi=rtmidi.API_UNIX_JACK, name=self.name, queue_size_limit=1 << 16
         )
-        self.rt.ignore_types(sysex=True, timing=False, active_sense=True)
+        # Nothing ignored by rtmidi: an ignored message takes its time delta with it, and
+        # every later arrival would be placed early. SysEx and active sensing are dropped
+        # in _poll instead, after their deltas are counted.
+        self.rt.ignore_types(sysex=False, timing=False, active_sense=False)
         self.rt.open_virtual_port("in")
         self._life += 1
         self._halt.clear()
@@ -58,6 +61,8 @@ class Synth:
                 time.sleep(self.POLL_S)
                 continue
             t = 0.0 if t is None else t + event[1]
+            if event[0][0] in (0xF0, 0xFE):
+                continue
             with self._lock:
                 self._raw.append((life, time.perf_counter(), t, event[0]))
 

@@ -52,29 +52,6 @@ def reachable() -> bool:
     return True
 
 
-def period_ns() -> int | None:
-    """The current server's period (buffer size / sample rate) in ns; None if not known.
-
-    Asks ``jack_bufsize`` and ``jack_samplerate`` (jackd2's tools), which answer for the
-    server JACK_DEFAULT_SERVER names, the bench's private one included.
-    """
-    values = []
-    for tool in ("jack_bufsize", "jack_samplerate"):
-        if shutil.which(tool) is None:
-            return None
-        try:
-            env = {**os.environ, "JACK_NO_START_SERVER": "1"}
-            res = subprocess.run([tool], capture_output=True, text=True, timeout=5, env=env)
-        except subprocess.TimeoutExpired:
-            return None
-        words = res.stdout.split()
-        if res.returncode != 0 or not words or not words[-1].isdigit():
-            return None
-        values.append(int(words[-1]))
-    frames, rate = values
-    return round(frames * 1e9 / rate) if rate else None
-
-
 def wait_ready(name: str, proc: subprocess.Popen, env: dict[str, str]) -> bool:
     """Poll until the server answers (jack_wait -c); False if jackd exits or times out."""
     deadline = time.monotonic() + START_TIMEOUT_S

@@ -110,7 +110,7 @@ def measure_onsets(
     ``send_ahead_ns`` None: half the JACK server's period (0 when it cannot be read).
     ``rt_priority`` None: the send thread keeps its normal priority.
     """
-    from rtgen.bench.jack import period_ns
+    from rtgen.io.jackperiod import period_ns
     from rtgen.io.ports import open_input, open_output
 
     if send_ahead_ns is None:

@@ -129,6 +129,12 @@ def register(app: typer.Typer) -> None:
         ),
         config: Path = typer.Option(None, "--config", help="A TOML preset; flags override it."),
         device: Device = typer.Option(None, "--device", help="auto, cpu or cuda."),
+        send_ahead: float = typer.Option(
+            None,
+            "--send-ahead",
+            help="Send each message this many ms before its time (-1, the default: half the "
+            "JACK period on a JACK output, so notes land centred on their time; else 0).",
+        ),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No status line (for services)."),
         seconds: float = typer.Option(None, "--seconds", help="Stop after this long."),
     ) -> None:
@@ -151,6 +157,7 @@ def register(app: typer.Typer) -> None:
             "metronome": metronome,
             "seed": seed,
             "device": device.value if device else None,
+            "send_ahead_ms": send_ahead,
         }
         settings = merge(load_preset(config), flags)
         if not virtual and (inp is None or out is None):

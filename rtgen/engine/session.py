@@ -22,7 +22,7 @@ import numpy as np
 
 from rtgen import tokens as T
 from rtgen.errors import RtgenError
-from rtgen.ropetable import step_inputs
+from rtgen.ropetable import StepInputs
 
 log = logging.getLogger("rtgen.session")
 META_KEY = "rtgen"
@@ -92,37 +92,70 @@ def read_onnx_meta(path: Path) -> dict:
     return check_meta(meta, path)
 
 
-# The step graph's interface per kind (DESIGN.md model contract): input names in order.
-GRAPH_INPUTS = {
-    "lstm": ["token", "h", "c"],
-    "transformer": ["token", "cos", "sin", "write", "bias", "k_cache", "v_cache"],
+# The step graph's outputs per kind (DESIGN.md model contract). A Transformer graph returns
+# only the token's keys/values (layers, 1, heads, 1, head_dim): the session writes them into
+# their ring slot, so no step copies the cache.
+GRAPH_OUTPUTS = {
+    "lstm": ["logits", "h_out", "c_out"],
+    "transformer": ["logits", "k_new", "v_new"],
 }
 
 
+def graph_inputs(kind: str, cfg: dict) -> list[str]:
+    """The step graph's input names in order. A Transformer takes one key and one value ring
+    per layer: slicing a stacked cache input inside the graph would copy it every step."""
+    if kind == "lstm":
+        return ["token", "h", "c"]
+    layers = range(cfg["layers"])
+    rings = [f"k_cache_{i}" for i in layers] + [f"v_cache_{i}" for i in layers]
+    return ["token", "cos", "sin", "bias", *rings]
+
+
 def state_shape(kind: str, cfg: dict) -> tuple[int, ...]:
-    """The shape of each recurrent state tensor (h/c or k_cache/v_cache) for a config."""
+    """The shape of each recurrent state tensor a session holds (h/c, or the key/value rings
+    of all layers stacked; a Transformer graph takes them one layer at a time)."""
     if kind == "lstm":
         return (cfg["layers"], 1, cfg["hidden"])
     heads = cfg["heads"]
     return (cfg["layers"], 1, heads, cfg["window"], cfg["d_model"] // heads)
 
 
+def _input_shape(kind: str, cfg: dict, name: str) -> tuple[int, ...] | None:
+    """The shape a state input must have, None for the other inputs."""
+    if kind == "lstm":
+        return state_shape(kind, cfg) if name in ("h", "c") else None
+    return state_shape(kind, cfg)[1:] if name.startswith(("k_cache_", "v_cache_")) else None
+
+
 def check_graph(sess, meta: dict, path: Path) -> None:  # noqa: ANN001
     """Refuse a graph whose inputs or outputs do not match what its metadata says."""
-    kind = meta["kind"]
+    kind, cfg = meta["kind"], meta["config"]
     names = [i.name for i in sess.get_inputs()]
-    if sorted(names) != sorted(GRAPH_INPUTS[kind]):
+    if sorted(names) != sorted(graph_inputs(kind, cfg)):
         raise RtgenError(f"{path}: graph inputs {names} do not match a {kind} step graph")
     outputs = [o.name for o in sess.get_outputs()]
-    if not outputs or outputs[0] != "logits" or len(outputs) != 3:
+    if outputs != GRAPH_OUTPUTS[kind]:
         raise RtgenError(f"{path}: graph outputs {outputs} do not match a {kind} step graph")
     for i in sess.get_inputs():
-        if i.name in ("h", "c", "k_cache", "v_cache"):
-            want = state_shape(kind, meta["config"])
-            if tuple(i.shape) != want:
-                raise RtgenError(
-                    f"{path}: graph input {i.name} has shape {i.shape}, metadata says {list(want)}"
-                )
+        want = _input_shape(kind, cfg, i.name)
+        if want is not None and tuple(i.shape) != want:
+            raise RtgenError(
+                f"{path}: graph input {i.name} has shape {i.shape}, metadata says {list(want)}"
+            )
+
+
+def ring_feeds(k_cache: np.ndarray, v_cache: np.ndarray) -> dict[str, np.ndarray]:
+    """Each layer's ring as its own graph input: views of the stacked caches, no copy."""
+    feeds = {f"k_cache_{i}": k for i, k in enumerate(k_cache)}
+    feeds.update((f"v_cache_{i}", v) for i, v in enumerate(v_cache))
+    return feeds
+
+
+def write_slot(caches: list, news: tuple, slot: int) -> None:
+    """Store a step's keys/values (layers, 1, heads, 1, head_dim) in ring slot ``slot``
+    (numpy arrays or torch tensors alike)."""
+    for cache, new in zip(caches, news):
+        cache[:, :, :, slot] = new[:, :, :, 0]
 
 
 class OnnxSession:
@@ -149,12 +182,11 @@ class OnnxSession:
         self.fell_back = "CUDAExecutionProvider" in self.providers_requested and not self.on_cuda
         if self.fell_back:
             log.warning("CUDA was requested but ONNX Runtime fell back to CPU (%s)", self.providers)
-        self._state_names = ["h", "c"] if self.kind == "lstm" else ["k_cache", "v_cache"]
-        shapes = {i.name: i.shape for i in self.sess.get_inputs()}
-        self._shapes = {n: tuple(shapes[n]) for n in self._state_names}
         cfg = self.meta["config"]
+        self._shape = state_shape(self.kind, cfg)
         if self.kind == "transformer":
             self.window, self.head_dim = cfg["window"], cfg["d_model"] // cfg["heads"]
+            self.step_inputs = StepInputs(self.window, self.head_dim)
         self.reset()
 
     @staticmethod
@@ -173,39 +205,43 @@ class OnnxSession:
 
     def reset(self) -> None:
         self.pos = 0
-        zeros = [np.zeros(self._shapes[n], dtype=np.float32) for n in self._state_names]
+        zeros = [np.zeros(self._shape, dtype=np.float32) for _ in range(2)]  # h, c or k, v
         self._set_state(zeros)
 
     def _set_state(self, arrays: list[np.ndarray]) -> None:
-        if self.on_cuda:  # device-resident state: OrtValues that never leave the GPU
+        if self._on_device:  # device-resident state: OrtValues that never leave the GPU
             ort = _ort()
             self.state = [ort.OrtValue.ortvalue_from_numpy(a, "cuda", 0) for a in arrays]
         else:
             self.state = [a.copy() for a in arrays]
 
-    def _feeds(self, token: int) -> dict[str, np.ndarray]:
-        feeds = {"token": np.array([token], dtype=np.int64)}
-        if self.kind == "transformer":
-            feeds.update(step_inputs(self.pos, self.window, self.head_dim))
-        return feeds
-
     def step(self, token: int) -> np.ndarray:
         """Logits (vocab,) for the next token after ``token``; the state advances."""
-        if self.on_cuda:
+        if self.kind == "transformer":
+            logits = self._step_ring(token)
+        elif self.on_cuda:
             logits = self._step_cuda(token)
         else:
-            feeds = self._feeds(token)
-            feeds.update(zip(self._state_names, self.state))
+            feeds = {"token": np.array([token], dtype=np.int64)}
+            feeds.update(zip(("h", "c"), self.state))
             out, *self.state = self.sess.run(None, feeds)
             logits = out[0]
         self.pos += 1
         return logits
 
+    def _step_ring(self, token: int) -> np.ndarray:
+        """A Transformer step: the graph reads the rings (host arrays, zero-copy on CPU; on
+        CUDA ONNX Runtime copies them over) and the token's keys/values go into their slot."""
+        feeds = {"token": np.array([token], dtype=np.int64), **self.step_inputs(self.pos)}
+        feeds.update(ring_feeds(*self.state))
+        logits, *news = self.sess.run(None, feeds)
+        write_slot(self.state, news, self.step_inputs.slot(self.pos))
+        return logits[0]
+
     def _step_cuda(self, token: int) -> np.ndarray:
         io = self.sess.io_binding()
-        for name, value in self._feeds(token).items():
-            io.bind_cpu_input(name, value)
-        for name, value in zip(self._state_names, self.state):
+        io.bind_cpu_input("token", np.array([token], dtype=np.int64))
+        for name, value in zip(("h", "c"), self.state):
             io.bind_ortvalue_input(name, value)
         io.bind_output("logits", "cpu")  # only the logits come back to the host
         for name in self.sess.get_outputs()[1:]:
@@ -214,8 +250,14 @@ class OnnxSession:
         logits, *self.state = io.get_outputs()
         return logits.numpy()[0]
 
+    @property
+    def _on_device(self) -> bool:
+        """An LSTM's state stays on the GPU; a Transformer's rings stay on the host, where
+        the session writes each step's keys/values into them."""
+        return self.on_cuda and self.kind == "lstm"
+
     def snapshot(self) -> tuple:
-        if self.on_cuda:
+        if self._on_device:
             return (self.pos, [s.numpy() for s in self.state])
         return (self.pos, [s.copy() for s in self.state])
 
@@ -290,6 +332,7 @@ class TorchScriptSession:
         cfg = self.meta["config"]
         if self.kind == "transformer":
             self.window, self.head_dim = cfg["window"], cfg["d_model"] // cfg["heads"]
+            self.step_inputs = StepInputs(self.window, self.head_dim)
         self._shape = state_shape(self.kind, cfg)
         self.reset()
 
@@ -300,10 +343,17 @@ class TorchScriptSession:
     def step(self, token: int) -> np.ndarray:
         args = [self.torch.tensor([token])]
         if self.kind == "transformer":
-            d = step_inputs(self.pos, self.window, self.head_dim)
-            args += [self.torch.from_numpy(d[k]) for k in ("cos", "sin", "write", "bias")]
+            d = self.step_inputs(self.pos)
+            args += [self.torch.from_numpy(d[k]) for k in ("cos", "sin", "bias")]
+            args += [*self.state[0].unbind(0), *self.state[1].unbind(0)]
+        else:
+            args += self.state
         with self.torch.no_grad():
-            logits, *self.state = self.module(*args, *self.state)
+            logits, *out = self.module(*args)
+        if self.kind == "transformer":
+            write_slot(self.state, out, self.step_inputs.slot(self.pos))
+        else:
+            self.state = out
         self.pos += 1
         return logits[0].numpy()
 

@@ -1,12 +1,16 @@
 """Checkpoint -> ONNX step graph, with the checkpoint's self-description in the metadata.
 
     LSTM:        (token[1] int64, h, c)                          -> (logits[1, V], h_out, c_out)
-    Transformer: (token, cos, sin, write, bias, k_cache, v_cache) -> (logits, k_out, v_out)
+    Transformer: (token, cos, sin, bias, k_cache_0..L-1, v_cache_0..L-1)
+                 -> (logits, k_new, v_new)
 
 The Transformer's ring-buffer cache has a fixed size, so each step costs the same at minute
-one and at hour three. Its position-dependent inputs (rotary cos/sin, the slot to write and
-the mask of filled slots) are computed by the runtime in numpy (float64 angles), so the
-graph never sees an absolute position that could lose float32 precision in a long session.
+one and at hour three. Its position-dependent inputs (rotary cos/sin and the mask of slots to
+attend to) are computed by the runtime in numpy (float64 angles), so the graph never sees an
+absolute position that could lose float32 precision in a long session. The graph only reads
+the ring, one input per layer (a slice of a stacked input would be a copy in ONNX Runtime),
+and returns the token's keys/values (layers, 1, heads, 1, head_dim); the runtime writes them
+into their slot. So no step copies the cache: it costs reading it, never rewriting it.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from rtgen.engine.session import graph_inputs
 from rtgen.errors import RtgenError
 
 META_KEY = "rtgen"  # metadata_props key holding the JSON self-description
@@ -38,8 +43,9 @@ class TransformerStep(torch.nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, token, cos, sin, write, bias, k_cache, v_cache):  # noqa: ANN001, ANN201
-        return self.model.step_raw(token, cos, sin, write, bias, k_cache, v_cache)
+    def forward(self, token, cos, sin, bias, *caches):  # noqa: ANN001, ANN201
+        layers = len(caches) // 2
+        return self.model.step_raw(token, cos, sin, bias, caches[:layers], caches[layers:])
 
 
 def step_module(model: torch.nn.Module) -> tuple[torch.nn.Module, tuple, list[str], list[str]]:
@@ -50,13 +56,13 @@ def step_module(model: torch.nn.Module) -> tuple[torch.nn.Module, tuple, list[st
         return LSTMStep(model), (token, h, c), ["token", "h", "c"], ["logits", "h_out", "c_out"]
     if model.kind == "transformer":
         k, v, _ = model.init_state()
-        cos, sin, write, bias = model.step_inputs(0)
-        names = ["token", "cos", "sin", "write", "bias", "k_cache", "v_cache"]
+        cos, sin, bias = model.step_inputs(0)
+        rings = (*k.unbind(0), *v.unbind(0))
         return (
             TransformerStep(model),
-            (token, cos, sin, write, bias, k, v),
-            names,
-            ["logits", "k_out", "v_out"],
+            (token, cos, sin, bias, *rings),
+            graph_inputs("transformer", vars(model.cfg)),
+            ["logits", "k_new", "v_new"],
         )
     raise RtgenError(f"cannot export a model of kind {model.kind!r}")
 

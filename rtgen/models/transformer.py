@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rtgen.models.rope import apply_rope
-from rtgen.ropetable import rope_tables, step_inputs
+from rtgen.models.rope import apply_rope, apply_rope_step, rotate_half_matrix
+from rtgen.ropetable import StepInputs, rope_tables
 from rtgen.tokens import VOCAB_SIZE
 
 
@@ -58,23 +58,35 @@ class Block(nn.Module):
         return apply_rope(q, cos, sin), apply_rope(k, cos, sin), v
 
     def _finish(self, x: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
-        b, _, t, _ = att.shape
-        x = x + self.drop(self.proj(att.transpose(1, 2).reshape(b, t, -1)))
+        """x and att (..., d_model): attention output projected, then the MLP."""
+        x = x + self.drop(self.proj(att))
         return x + self.drop(self.mlp(self.ln2(x)))
 
     def forward(self, x, cos, sin, mask):  # noqa: ANN001 - shapes in Transformer.forward
+        b, t, _ = x.shape
         q, k, v = self._qkv(x, cos, sin)
-        return self._finish(x, F.scaled_dot_product_attention(q, k, v, attn_mask=mask))
+        att = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        return self._finish(x, att.transpose(1, 2).reshape(b, t, -1))
 
-    def step(self, x, cos, sin, k_cache, v_cache, write, bias):  # noqa: ANN001
-        """x (b, 1, d); caches (b, heads, window, head_dim); write (window,) one-hot of the
-        slot for this token; bias (window,) 0 for filled slots, -inf for empty ones."""
-        q, k, v = self._qkv(x, cos, sin)
-        w = write.view(1, 1, -1, 1)
-        k_cache = k_cache * (1 - w) + k * w
-        v_cache = v_cache * (1 - w) + v * w
-        att = F.scaled_dot_product_attention(q, k_cache, v_cache, attn_mask=bias.view(1, 1, 1, -1))
-        return self._finish(x, att), k_cache, v_cache
+    def step(self, x, cos, sin, rot, k_cache, v_cache, bias):  # noqa: ANN001
+        """One token: x (b, d); cos/sin (1, head_dim); this layer's ring k_cache/v_cache
+        (b, heads, window, head_dim), read only; bias (window,) masks empty slots and the
+        slot this token will take. Returns x and the token's k, v (b, heads, 1, head_dim).
+
+        The new key is attended to beside the ring rather than written into it, so the graph
+        never copies the cache: the runtime writes k, v into their slot afterwards. With one
+        token, (b, 1, heads, hd) -> (b, heads, 1, hd) is a reshape, not a transpose."""
+        b, d = x.shape
+        hd = d // self.heads
+        z = self.qkv(self.ln1(x)).view(b, 3 * self.heads, 1, hd)
+        qk, v = z.split([2 * self.heads, self.heads], dim=1)
+        q, k = apply_rope_step(qk, cos, sin, rot).split(self.heads, dim=1)
+        scale = hd**-0.5
+        old = (q @ k_cache.transpose(-1, -2)) * scale + bias  # (b, heads, 1, window)
+        new = (q @ k.transpose(-1, -2)) * scale  # (b, heads, 1, 1)
+        p = torch.softmax(torch.cat([old, new], dim=-1), dim=-1)
+        att = p[..., :-1] @ v_cache + p[..., -1:] * v
+        return self._finish(x, att.reshape(b, d)), k, v
 
 
 class TransformerModel(nn.Module):
@@ -89,6 +101,9 @@ class TransformerModel(nn.Module):
         self.head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
         self.head.weight = self.embed.weight  # tied: fewer parameters, same quality
         self.drop = nn.Dropout(cfg.dropout)
+        # Constants of the step graph, not weights: not saved in checkpoints.
+        self.register_buffer("rot", rotate_half_matrix(self.head_dim), persistent=False)
+        self._step_inputs = StepInputs(cfg.window, self.head_dim)
 
     @property
     def head_dim(self) -> int:
@@ -114,24 +129,28 @@ class TransformerModel(nn.Module):
         return torch.zeros(shape), torch.zeros(shape), 0
 
     def step_inputs(self, pos: int) -> tuple[torch.Tensor, ...]:
-        """cos, sin (1, head_dim/2), write one-hot and attention bias (window,) for ``pos``
-        (slots fill in order 0..window-1, then wrap around)."""
-        d = step_inputs(pos, self.cfg.window, self.head_dim)
-        return tuple(torch.from_numpy(d[k]) for k in ("cos", "sin", "write", "bias"))
+        """cos, sin (1, head_dim) and the attention bias (window,) for ``pos``."""
+        d = self._step_inputs(pos)
+        return tuple(torch.from_numpy(d[k]) for k in ("cos", "sin", "bias"))
 
-    def step_raw(self, token, cos, sin, write, bias, k_cache, v_cache):  # noqa: ANN001
-        """The exported step: token (b,) -> logits (b, vocab), caches (layers, b, h, w, hd)."""
-        x = self.embed(token.view(-1, 1))
+    def step_raw(self, token, cos, sin, bias, k_caches, v_caches):  # noqa: ANN001
+        """The exported step: token (b,) -> logits (b, vocab) and the token's keys/values
+        (layers, b, heads, 1, head_dim); k_caches/v_caches: one ring per layer, read only."""
+        x = self.embed(token)
         ks, vs = [], []
-        for i, blk in enumerate(self.blocks):
-            x, k, v = blk.step(x, cos, sin, k_cache[i], v_cache[i], write, bias)
+        for blk, k_cache, v_cache in zip(self.blocks, k_caches, v_caches):
+            x, k, v = blk.step(x, cos, sin, self.rot, k_cache, v_cache, bias)
             ks.append(k)
             vs.append(v)
-        return self.head(self.ln_f(x))[:, 0], torch.stack(ks), torch.stack(vs)
+        return self.head(self.ln_f(x)), torch.stack(ks), torch.stack(vs)
 
     def step(self, token: torch.Tensor, state: tuple) -> tuple[torch.Tensor, tuple]:
-        """token (b,) -> logits (b, vocab), state (k_cache, v_cache, position)."""
+        """token (b,) -> logits (b, vocab), state (k_cache, v_cache, position). The caches
+        are updated in place (one slot), like the runtime's: copy a state to keep it."""
         k_cache, v_cache, pos = state
-        cos, sin, write, bias = self.step_inputs(pos)
-        logits, k_cache, v_cache = self.step_raw(token, cos, sin, write, bias, k_cache, v_cache)
+        cos, sin, bias = self.step_inputs(pos)
+        logits, k, v = self.step_raw(token, cos, sin, bias, k_cache.unbind(0), v_cache.unbind(0))
+        slot = self._step_inputs.slot(pos)
+        k_cache[:, :, :, slot] = k[:, :, :, 0]
+        v_cache[:, :, :, slot] = v[:, :, :, 0]
         return logits, (k_cache, v_cache, pos + 1)

@@ -94,39 +94,46 @@ def read_onnx_meta(path: Path) -> dict:
     return check_meta(meta, path)
 
 
-# The step graph's outputs per kind (DESIGN.md model contract). A Transformer graph returns
-# only the token's keys/values (layers, 1, heads, 1, head_dim): the session writes them into
-# their ring slot, so no step copies the cache.
-GRAPH_OUTPUTS = {
-    "lstm": ["logits", "h_out", "c_out"],
-    "transformer": ["logits", "k_new", "v_new"],
-}
+def _per_layer(prefixes: tuple[str, ...], layers: int) -> list[str]:
+    return [f"{prefix}_{i}" for prefix in prefixes for i in range(layers)]
 
 
 def graph_inputs(kind: str, cfg: dict) -> list[str]:
-    """The step graph's input names in order. A Transformer takes one key and one value ring
-    per layer: slicing a stacked cache input inside the graph would copy it every step."""
+    """The step graph's input names in order (DESIGN.md model contract). A Transformer takes
+    one key and one value ring per layer: slicing a stacked input inside the graph would copy
+    it every step."""
     if kind == "lstm":
         return ["token", "h", "c"]
-    layers = range(cfg["layers"])
-    rings = [f"k_cache_{i}" for i in layers] + [f"v_cache_{i}" for i in layers]
-    return ["token", "cos", "sin", "bias", *rings]
+    return ["token", "rope", "bias", *_per_layer(("k_cache", "v_cache"), cfg["layers"])]
 
 
-def state_shape(kind: str, cfg: dict) -> tuple[int, ...]:
-    """The shape of each recurrent state tensor a session holds (h/c, or the key/value rings
-    of all layers stacked; a Transformer graph takes them one layer at a time)."""
+def graph_outputs(kind: str, cfg: dict) -> list[str]:
+    """The step graph's output names in order. A Transformer returns only the token's key and
+    value per layer (1, heads, 1, head_dim): the session writes them into their ring slot."""
     if kind == "lstm":
-        return (cfg["layers"], 1, cfg["hidden"])
-    heads = cfg["heads"]
-    return (cfg["layers"], 1, heads, cfg["window"], cfg["d_model"] // heads)
+        return ["logits", "h_out", "c_out"]
+    return ["logits", *_per_layer(("k_new", "v_new"), cfg["layers"])]
+
+
+def state_shapes(kind: str, cfg: dict) -> list[tuple[int, ...]]:
+    """The shapes of the two recurrent state tensors a session holds: h and c, or the key and
+    value rings of all layers stacked (keys transposed: q @ K^T is then a plain matmul); a
+    Transformer graph takes them one layer at a time."""
+    if kind == "lstm":
+        return [(cfg["layers"], 1, cfg["hidden"])] * 2
+    layers, heads, window = cfg["layers"], cfg["heads"], cfg["window"]
+    head_dim = cfg["d_model"] // heads
+    return [(layers, 1, heads, head_dim, window), (layers, 1, heads, window, head_dim)]
 
 
 def _input_shape(kind: str, cfg: dict, name: str) -> tuple[int, ...] | None:
     """The shape a state input must have, None for the other inputs."""
+    k, v = state_shapes(kind, cfg)
     if kind == "lstm":
-        return state_shape(kind, cfg) if name in ("h", "c") else None
-    return state_shape(kind, cfg)[1:] if name.startswith(("k_cache_", "v_cache_")) else None
+        return k if name in ("h", "c") else None
+    if name.startswith("k_cache_"):
+        return k[1:]
+    return v[1:] if name.startswith("v_cache_") else None
 
 
 def check_graph(sess, meta: dict, path: Path) -> None:  # noqa: ANN001
@@ -136,7 +143,7 @@ def check_graph(sess, meta: dict, path: Path) -> None:  # noqa: ANN001
     if sorted(names) != sorted(graph_inputs(kind, cfg)):
         raise RtgenError(f"{path}: graph inputs {names} do not match a {kind} step graph")
     outputs = [o.name for o in sess.get_outputs()]
-    if outputs != GRAPH_OUTPUTS[kind]:
+    if outputs != graph_outputs(kind, cfg):
         raise RtgenError(f"{path}: graph outputs {outputs} do not match a {kind} step graph")
     for i in sess.get_inputs():
         want = _input_shape(kind, cfg, i.name)
@@ -146,25 +153,17 @@ def check_graph(sess, meta: dict, path: Path) -> None:  # noqa: ANN001
             )
 
 
-def ring_feeds(k_cache: np.ndarray, v_cache: np.ndarray) -> dict[str, np.ndarray]:
-    """Each layer's ring as its own graph input: views of the stacked caches, no copy."""
-    feeds = {f"k_cache_{i}": k for i, k in enumerate(k_cache)}
-    feeds.update((f"v_cache_{i}", v) for i, v in enumerate(v_cache))
-    return feeds
-
-
-def write_slot(caches: list, news: tuple, slot: int) -> None:
-    """Store a step's keys/values (layers, 1, heads, 1, head_dim) in ring slot ``slot``
-    (numpy arrays or torch tensors alike)."""
-    for cache, new in zip(caches, news):
-        cache[:, :, :, slot] = new[:, :, :, 0]
+def per_layer(names: list[str], stacked: list[np.ndarray]) -> dict[str, np.ndarray]:
+    """Name each layer of the stacked arrays: views, no copy (``names`` after the others)."""
+    layers = [layer for a in stacked for layer in a]
+    return dict(zip(names[-len(layers) :], layers))
 
 
 class RingBinding:
     """A Transformer step graph bound once (IOBinding) to arrays this object owns: the rings,
     the per-position inputs and the outputs. A step writes the token's inputs in place and
     runs; nothing is wrapped, allocated or looked up by name. (``run()`` with a dict of numpy
-    arrays costs ~80 µs more per step on the 4-layer graph: 12 inputs wrapped, 3 outputs
+    arrays costs ~80 µs more per step on the 4-layer graph: a dozen inputs wrapped, outputs
     allocated.) The bound arrays must stay the same objects: state is copied into them.
     On CUDA, ONNX Runtime copies the host buffers over and the outputs back."""
 
@@ -172,19 +171,21 @@ class RingBinding:
         self,
         sess,  # noqa: ANN001 - an onnxruntime.InferenceSession
         step_inputs: StepInputs,
-        shape: tuple,
-        vocab: int,
+        cfg: dict,
     ) -> None:
         self.sess, self.step_inputs = sess, step_inputs
-        self.rings = [np.zeros(shape, dtype=np.float32) for _ in range(2)]
+        shapes = state_shapes("transformer", cfg)
+        self.rings = [np.zeros(shape, dtype=np.float32) for shape in shapes]
         self.token = np.zeros(1, dtype=np.int64)
         self.inputs = {name: a.copy() for name, a in step_inputs(0).items()}
-        self.logits = np.zeros((1, vocab), dtype=np.float32)
-        one_slot = (*shape[:3], 1, shape[4])
+        self.logits = np.zeros((1, cfg["vocab_size"]), dtype=np.float32)
+        one_slot = shapes[1][:3] + (1,) + shapes[1][4:]  # (layers, 1, heads, 1, head_dim)
         self.news = [np.zeros(one_slot, dtype=np.float32) for _ in range(2)]
         self.io = sess.io_binding()
-        inputs = {"token": self.token, **self.inputs, **ring_feeds(*self.rings)}
-        outputs = dict(zip(GRAPH_OUTPUTS["transformer"], [self.logits, *self.news]))
+        inputs = {"token": self.token, **self.inputs}
+        inputs.update(per_layer(graph_inputs("transformer", cfg), self.rings))
+        outputs = {"logits": self.logits}
+        outputs.update(per_layer(graph_outputs("transformer", cfg), self.news))
         self._bind(self.io.bind_input, inputs)
         self._bind(self.io.bind_output, outputs)
 
@@ -198,7 +199,7 @@ class RingBinding:
         for name, value in self.step_inputs(pos).items():
             self.inputs[name][...] = value
         self.sess.run_with_iobinding(self.io)
-        write_slot(self.rings, self.news, self.step_inputs.slot(pos))
+        self.step_inputs.store(self.rings, self.news, pos)
         return self.logits[0].copy()  # the bound buffer is overwritten by the next step
 
 
@@ -227,11 +228,11 @@ class OnnxSession:
         if self.fell_back:
             log.warning("CUDA was requested but ONNX Runtime fell back to CPU (%s)", self.providers)
         cfg = self.meta["config"]
-        self._shape = state_shape(self.kind, cfg)
+        self._shapes = state_shapes(self.kind, cfg)
         if self.kind == "transformer":
             self.window, self.head_dim = cfg["window"], cfg["d_model"] // cfg["heads"]
             self.step_inputs = StepInputs(self.window, self.head_dim)
-            self.ring = RingBinding(self.sess, self.step_inputs, self._shape, cfg["vocab_size"])
+            self.ring = RingBinding(self.sess, self.step_inputs, cfg)
         self.reset()
 
     @staticmethod
@@ -250,7 +251,7 @@ class OnnxSession:
 
     def reset(self) -> None:
         self.pos = 0
-        zeros = [np.zeros(self._shape, dtype=np.float32) for _ in range(2)]  # h, c or k, v
+        zeros = [np.zeros(shape, dtype=np.float32) for shape in self._shapes]
         self._set_state(zeros)
 
     def _set_state(self, arrays: list[np.ndarray]) -> None:
@@ -373,25 +374,27 @@ class TorchScriptSession:
         if self.kind == "transformer":
             self.window, self.head_dim = cfg["window"], cfg["d_model"] // cfg["heads"]
             self.step_inputs = StepInputs(self.window, self.head_dim)
-        self._shape = state_shape(self.kind, cfg)
+        self._shapes = state_shapes(self.kind, cfg)
         self.reset()
 
     def reset(self) -> None:
         self.pos = 0
-        self.state = [self.torch.zeros(self._shape), self.torch.zeros(self._shape)]
+        self.state = [self.torch.zeros(shape) for shape in self._shapes]
 
     def step(self, token: int) -> np.ndarray:
         args = [self.torch.tensor([token])]
         if self.kind == "transformer":
             d = self.step_inputs(self.pos)
-            args += [self.torch.from_numpy(d[k]) for k in ("cos", "sin", "bias")]
+            args += [self.torch.from_numpy(d[k]) for k in ("rope", "bias")]
             args += [*self.state[0].unbind(0), *self.state[1].unbind(0)]
         else:
             args += self.state
         with self.torch.no_grad():
             logits, *out = self.module(*args)
         if self.kind == "transformer":
-            write_slot(self.state, out, self.step_inputs.slot(self.pos))
+            layers = len(out) // 2
+            news = [self.torch.stack(out[:layers]), self.torch.stack(out[layers:])]
+            self.step_inputs.store(self.state, news, self.pos)
         else:
             self.state = out
         self.pos += 1

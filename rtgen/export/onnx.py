@@ -5,13 +5,13 @@
                  -> (logits, k_new_0..L-1, v_new_0..L-1)
 
 The Transformer's ring-buffer cache has a fixed size, so each step costs the same at minute
-one and at hour three. Its position-dependent inputs (the rotary matrix and the mask of slots to
-attend to) are computed by the runtime in numpy (float64 angles), so the graph never sees an
-absolute position that could lose float32 precision in a long session. The graph only reads
-the rings, and returns the token's key and value per layer (1, heads, 1, head_dim); the
-runtime writes them into their slot. So no step copies the cache: it costs reading it, never
-rewriting it. Rings and new keys/values are one graph input/output per layer: slicing a
-stacked input, or stacking the outputs, would cost copies and nodes in every step.
+one and at hour three. Its position-dependent inputs (the rotary matrix and the mask of
+slots to attend to) are computed by the runtime in numpy (float64 angles), so the graph never
+sees an absolute position that could lose float32 precision in a long session. The graph
+only reads the rings and returns the token's key and value per layer (1, heads, 1,
+head_dim); the runtime writes them into their slot. So no step copies the cache: it costs
+reading it, never rewriting it. Rings and new keys/values are one graph input/output per
+layer: slicing a stacked input, or stacking the outputs, would cost copies and nodes.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import onnx
 import pytest
 import torch
@@ -55,13 +56,30 @@ def test_int8_quantizes_the_lstm_itself_and_reports_agreement(exported: dict) ->
     assert 0.0 <= report["int8"]["top1_agreement"] <= 1.0 and report["int8"]["mean_kl"] >= 0
 
 
-def test_torchscript_export_warns_and_matches(ckpts: dict, tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["lstm", "transformer"])
+def test_torchscript_export_warns_and_matches(kind: str, ckpts: dict, tmp_path: Path) -> None:
     """TorchScript works, says PyTorch deprecated it, and passes the same parity check."""
     out = tmp_path / "m.pt"
-    res = rtgen("export", str(ckpts["lstm"]), "--format", "torchscript", "-o", str(out), "--json")
+    res = rtgen("export", str(ckpts[kind]), "--format", "torchscript", "-o", str(out), "--json")
     assert res.returncode == 0, res.stderr
     assert "deprecated" in res.stderr
     assert json.loads(res.stdout.strip().splitlines()[-1])["parity"]["max_abs_diff"] <= 1e-4
+
+
+def test_transformer_session_rolls_back_past_the_wrap(ckpts: dict, exported: dict) -> None:
+    """The ONNX session's rings are bound to the graph and refilled in place: a restored
+    snapshot steps to the checkpoint's logits again, across the ring's wrap (window 16), and
+    the logits a step returns are not overwritten by the next step."""
+    tokens = heldout_tokens(48)
+    ref = run_logits(open_session(ckpts["transformer"]), tokens)
+    session = open_session(exported["transformer"][0], device="cpu")
+    for t in tokens[:12]:
+        session.step(int(t))
+    snap = session.snapshot()
+    for _ in range(2):
+        session.restore(snap)
+        got = np.stack([session.step(int(t)) for t in tokens[12:]])
+        assert abs(got - ref[12:]).max() <= 1e-4
 
 
 def test_eval_onnx_and_checkpoint_agree(ckpts: dict, exported: dict) -> None:

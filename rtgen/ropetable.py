@@ -35,34 +35,28 @@ def ring_bias(window: int) -> np.ndarray:
     return np.concatenate([filling, full]).astype(np.float32)
 
 
-def rotate_half_matrix(head_dim: int) -> np.ndarray:
-    """R with x @ R == cat(-x2, x1) for x = cat(x1, x2): each element's partner, signed."""
-    half = head_dim // 2
-    r = np.zeros((head_dim, head_dim))
-    idx = np.arange(half)
-    r[idx + half, idx] = -1.0
-    r[idx, idx + half] = 1.0
-    return r
-
-
 class StepInputs:
     """Inputs of the Transformer step graph for absolute position ``pos``, from tables built
     once per session (per step: one float64 cos/sin of head_dim angles):
 
-        rope (2, head_dim, head_dim): the rotation at ``pos`` as a matrix (x @ rope[1]
-            equals rtgen.models.rope.apply_rope(x)), for queries times the attention scale
-            1/sqrt(head_dim): one matmul node per layer rotates and scales, where the
-            elementwise form takes four nodes and the scale one more
+        rope (2, head_dim, head_dim): the rotation at ``pos`` as a matrix, x @ rope[1] equal
+            to rtgen.models.rope.apply_rope(x); for queries, rope[0], times the attention
+            scale 1/sqrt(head_dim). One matmul node per layer rotates and scales, where the
+            elementwise form takes four nodes and the scale one more.
         bias (window,): a row of ``ring_bias``
     Slots fill in order 0..window-1, then wrap around: ``slot(pos)`` is where ``pos`` goes.
     """
 
     def __init__(self, window: int, head_dim: int) -> None:
-        self.window = window
+        self.window, self.head_dim = window, head_dim
+        half = head_dim // 2
         self.inv = np.tile(inverse_frequencies(head_dim), 2)  # each pair's speed, both halves
-        self.rot = rotate_half_matrix(head_dim)
-        self.diag = np.arange(head_dim)
-        self.scale = np.array([head_dim**-0.5, 1.0]).reshape(2, 1, 1)  # queries, keys
+        # x @ rope == x * cos + cat(-x2, x1) * sin: column j holds cos at row j and, at the
+        # row of j's partner, -sin (first half) or +sin (second half); all else is zero.
+        self.cols = np.arange(head_dim)
+        self.partner = np.roll(self.cols, half)
+        self.sign = np.repeat([-1.0, 1.0], half)
+        self.scale = np.array([[head_dim**-0.5], [1.0]])  # queries, keys
         self.bias_rows = ring_bias(window)
 
     def slot(self, pos: int) -> int:
@@ -80,13 +74,19 @@ class StepInputs:
         row = pos if pos < self.window else self.window + pos % self.window
         return self.bias_rows[row]
 
-    def rope(self, pos: int) -> np.ndarray:
-        """x @ m == x * cos + (x @ R) * sin for m = R scaled by sin per column, cos on the
-        diagonal (R's diagonal is zero); then the queries' and keys' scales."""
+    def fill(self, pos: int, out: dict[str, np.ndarray]) -> None:
+        """Write the inputs for ``pos`` into ``out``'s arrays, whose rope is zero everywhere
+        but at the entries written here (a step then allocates no matrix: the session keeps
+        its inputs in arrays bound to the graph)."""
         ang = self.inv * float(pos)
-        m = self.rot * np.sin(ang)
-        m[self.diag, self.diag] = np.cos(ang)
-        return (m * self.scale).astype(np.float32)
+        rope = out["rope"]
+        rope[:, self.cols, self.cols] = self.scale * np.cos(ang)
+        rope[:, self.partner, self.cols] = self.scale * (self.sign * np.sin(ang))
+        out["bias"][...] = self.bias(pos)
 
     def __call__(self, pos: int) -> dict[str, np.ndarray]:
-        return {"rope": self.rope(pos), "bias": self.bias(pos)}
+        """The inputs for ``pos`` in new arrays."""
+        hd = self.head_dim
+        out = {"rope": np.zeros((2, hd, hd), np.float32), "bias": np.empty(self.window, np.float32)}
+        self.fill(pos, out)
+        return out

@@ -66,9 +66,13 @@ def check_meta(meta: object, path: Path) -> dict:
     for key in NEEDED_CONFIG[kind]:
         value = cfg.get(key)
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise RtgenError(f"{path}: metadata config.{key} must be a positive integer, not {value!r}")
+            raise RtgenError(
+                f"{path}: metadata config.{key} must be a positive integer, not {value!r}"
+            )
     if cfg["vocab_size"] != T.VOCAB_SIZE:
-        raise RtgenError(f"{path}: vocab_size {cfg['vocab_size']} is not this rtgen's {T.VOCAB_SIZE}")
+        raise RtgenError(
+            f"{path}: vocab_size {cfg['vocab_size']} is not this rtgen's {T.VOCAB_SIZE}"
+        )
     if kind == "transformer" and cfg["d_model"] % cfg["heads"]:
         raise RtgenError(f"{path}: metadata d_model is not a multiple of heads")
     return meta
@@ -94,7 +98,7 @@ def read_onnx_meta(path: Path) -> dict:
     return check_meta(meta, path)
 
 
-def _per_layer(prefixes: tuple[str, ...], layers: int) -> list[str]:
+def _layer_names(prefixes: tuple[str, ...], layers: int) -> list[str]:
     return [f"{prefix}_{i}" for prefix in prefixes for i in range(layers)]
 
 
@@ -104,7 +108,7 @@ def graph_inputs(kind: str, cfg: dict) -> list[str]:
     it every step."""
     if kind == "lstm":
         return ["token", "h", "c"]
-    return ["token", "rope", "bias", *_per_layer(("k_cache", "v_cache"), cfg["layers"])]
+    return ["token", "rope", "bias", *_layer_names(("k_cache", "v_cache"), cfg["layers"])]
 
 
 def graph_outputs(kind: str, cfg: dict) -> list[str]:
@@ -112,7 +116,7 @@ def graph_outputs(kind: str, cfg: dict) -> list[str]:
     value per layer (1, heads, 1, head_dim): the session writes them into their ring slot."""
     if kind == "lstm":
         return ["logits", "h_out", "c_out"]
-    return ["logits", *_per_layer(("k_new", "v_new"), cfg["layers"])]
+    return ["logits", *_layer_names(("k_new", "v_new"), cfg["layers"])]
 
 
 def state_shapes(kind: str, cfg: dict) -> list[tuple[int, ...]]:
@@ -153,8 +157,8 @@ def check_graph(sess, meta: dict, path: Path) -> None:  # noqa: ANN001
             )
 
 
-def per_layer(names: list[str], stacked: list[np.ndarray]) -> dict[str, np.ndarray]:
-    """Name each layer of the stacked arrays: views, no copy (``names`` after the others)."""
+def _name_layers(names: list[str], stacked: list[np.ndarray]) -> dict[str, np.ndarray]:
+    """Each layer of the stacked arrays (views, no copy) under the last of ``names``."""
     layers = [layer for a in stacked for layer in a]
     return dict(zip(names[-len(layers) :], layers))
 
@@ -183,9 +187,9 @@ class RingBinding:
         self.news = [np.zeros(one_slot, dtype=np.float32) for _ in range(2)]
         self.io = sess.io_binding()
         inputs = {"token": self.token, **self.inputs}
-        inputs.update(per_layer(graph_inputs("transformer", cfg), self.rings))
+        inputs.update(_name_layers(graph_inputs("transformer", cfg), self.rings))
         outputs = {"logits": self.logits}
-        outputs.update(per_layer(graph_outputs("transformer", cfg), self.news))
+        outputs.update(_name_layers(graph_outputs("transformer", cfg), self.news))
         self._bind(self.io.bind_input, inputs)
         self._bind(self.io.bind_output, outputs)
 
@@ -196,8 +200,7 @@ class RingBinding:
 
     def step(self, token: int, pos: int) -> np.ndarray:
         self.token[0] = token
-        for name, value in self.step_inputs(pos).items():
-            self.inputs[name][...] = value
+        self.step_inputs.fill(pos, self.inputs)
         self.sess.run_with_iobinding(self.io)
         self.step_inputs.store(self.rings, self.news, pos)
         return self.logits[0].copy()  # the bound buffer is overwritten by the next step

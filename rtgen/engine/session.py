@@ -168,8 +168,9 @@ class RingBinding:
     the per-position inputs and the outputs. A step writes the token's inputs in place and
     runs; nothing is wrapped, allocated or looked up by name. (``run()`` with a dict of numpy
     arrays cost 80-180 µs more per step on the 4-layer graph, measured side by side: a dozen
-    inputs wrapped, outputs allocated.) The bound arrays must stay the same objects: state is copied into them.
-    On CUDA, ONNX Runtime copies the host buffers over and the outputs back."""
+    inputs wrapped, outputs allocated.) The bound arrays must stay the same objects: state
+    is copied into them. On CUDA, ONNX Runtime copies the host buffers over and the outputs
+    back."""
 
     def __init__(
         self,

@@ -14,6 +14,7 @@ import torch
 
 from rtgen.engine.session import open_session
 from rtgen.export.verify import heldout_tokens, run_logits
+from tests.export.conftest import SMALL
 
 RTGEN = [sys.executable, "-m", "rtgen"]
 
@@ -80,6 +81,20 @@ def test_transformer_session_rolls_back_past_the_wrap(ckpts: dict, exported: dic
         session.restore(snap)
         got = np.stack([session.step(int(t)) for t in tokens[12:]])
         assert abs(got - ref[12:]).max() <= 1e-4
+
+
+def test_transformer_graph_returns_one_slot_per_layer(exported: dict) -> None:
+    """The step graph reads the rings and returns only the token's key and value per layer:
+    no step copies or rewrites a ring (the session writes the slot)."""
+    graph = onnx.load(str(exported["transformer"][0])).graph
+    shapes = {o.name: [d.dim_value for d in o.type.tensor_type.shape.dim] for o in graph.output}
+    cfg = SMALL["transformer"]
+    one_slot = [1, cfg["heads"], 1, cfg["d_model"] // cfg["heads"]]
+    layers = range(cfg["layers"])
+    assert shapes == {
+        "logits": [1, shapes["logits"][1]],
+        **{f"{kv}_new_{i}": one_slot for kv in ("k", "v") for i in layers},
+    }
 
 
 def test_eval_onnx_and_checkpoint_agree(ckpts: dict, exported: dict) -> None:

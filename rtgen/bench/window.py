@@ -5,7 +5,10 @@ same at position 0, at the end of the window and long after the ring wrapped (DE
 cache grown by concatenation costs 2x as it fills). One pass over ``2 * window`` held-out
 tokens takes snapshots at positions 0, ``W - 64`` and ``2W - 64``; then, ``reps`` times,
 each block of 64 steps is restored and timed in turn, so the three blocks see the same
-conditions (a restore just before each, the same machine load).
+conditions (a restore just before each, the same machine load). Each round starts with a
+garbage collection, which empties the CPU caches the weights live in; a few untimed steps
+after it refill them, or the first block timed (always "start") would pay for that alone
+and the end/start ratio would flatter the model.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from rtgen.bench.step import teacher_tokens, time_steps
 
 EDGE = 64  # positions timed in each block
 REPS = 10
+WARM = 8  # untimed steps after each garbage collection
 
 
 def _blocks(window: int) -> dict[str, int]:
@@ -45,6 +49,8 @@ def window_latency(path: Path, device: str, reps: int = REPS) -> tuple[dict, np.
     samples: dict[str, list[int]] = {name: [] for name in starts}
     for _ in range(reps):
         gc.collect()
+        session.restore(snaps["start"])
+        time_steps(session, tokens[:WARM])  # untimed: refills the caches the collection emptied
         for name, first in starts.items():
             session.restore(snaps[name])
             samples[name] += time_steps(session, tokens[first : first + EDGE])

@@ -1,12 +1,17 @@
 """Checkpoint -> ONNX step graph, with the checkpoint's self-description in the metadata.
 
     LSTM:        (token[1] int64, h, c)                          -> (logits[1, V], h_out, c_out)
-    Transformer: (token, cos, sin, write, bias, k_cache, v_cache) -> (logits, k_out, v_out)
+    Transformer: (token, rope, bias, k_cache_0..L-1, v_cache_0..L-1)
+                 -> (logits, k_new_0..L-1, v_new_0..L-1)
 
 The Transformer's ring-buffer cache has a fixed size, so each step costs the same at minute
-one and at hour three. Its position-dependent inputs (rotary cos/sin, the slot to write and
-the mask of filled slots) are computed by the runtime in numpy (float64 angles), so the
-graph never sees an absolute position that could lose float32 precision in a long session.
+one and at hour three. Its position-dependent inputs (the rotary matrix and the mask of
+slots to attend to) are computed by the runtime in numpy (float64 angles), so the graph never
+sees an absolute position that could lose float32 precision in a long session. The graph
+only reads the rings and returns the token's key and value per layer (1, heads, 1,
+head_dim); the runtime writes them into their slot. So no step copies the cache: it costs
+reading it, never rewriting it. Rings and new keys/values are one graph input/output per
+layer: slicing a stacked input, or stacking the outputs, would cost copies and nodes.
 """
 
 from __future__ import annotations
@@ -17,10 +22,19 @@ from pathlib import Path
 
 import torch
 
+from rtgen.engine.session import graph_inputs, graph_outputs
 from rtgen.errors import RtgenError
 
 META_KEY = "rtgen"  # metadata_props key holding the JSON self-description
 DEFAULT_OPSET = 18
+# The lowest opset a kind is exported with. From opset 20 ONNX has a Gelu op: one node where
+# opset 18 spells it in five (which ONNX Runtime's CPU optimizer does not fuse back), and a
+# Transformer step runs one per layer.
+MIN_OPSET = {"transformer": 20}
+
+
+def graph_opset(kind: str, asked: int) -> int:
+    return max(asked, MIN_OPSET.get(kind, asked))
 
 
 class LSTMStep(torch.nn.Module):
@@ -38,8 +52,9 @@ class TransformerStep(torch.nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, token, cos, sin, write, bias, k_cache, v_cache):  # noqa: ANN001, ANN201
-        return self.model.step_raw(token, cos, sin, write, bias, k_cache, v_cache)
+    def forward(self, token, rope, bias, *rings):  # noqa: ANN001, ANN201
+        layers = len(rings) // 2
+        return self.model.step_raw(token, rope, bias, rings[:layers], rings[layers:])
 
 
 def step_module(model: torch.nn.Module) -> tuple[torch.nn.Module, tuple, list[str], list[str]]:
@@ -50,21 +65,25 @@ def step_module(model: torch.nn.Module) -> tuple[torch.nn.Module, tuple, list[st
         return LSTMStep(model), (token, h, c), ["token", "h", "c"], ["logits", "h_out", "c_out"]
     if model.kind == "transformer":
         k, v, _ = model.init_state()
-        cos, sin, write, bias = model.step_inputs(0)
-        names = ["token", "cos", "sin", "write", "bias", "k_cache", "v_cache"]
+        rope, bias = model.step_inputs(0)
+        cfg = vars(model.cfg)
         return (
             TransformerStep(model),
-            (token, cos, sin, write, bias, k, v),
-            names,
-            ["logits", "k_out", "v_out"],
+            (token, rope, bias, *k.unbind(0), *v.unbind(0)),
+            graph_inputs("transformer", cfg),
+            graph_outputs("transformer", cfg),
         )
     raise RtgenError(f"cannot export a model of kind {model.kind!r}")
 
 
 def export_onnx(model: torch.nn.Module, meta: dict, out: Path, opset: int = DEFAULT_OPSET) -> None:
-    """Export the step graph (dynamo exporter) and store ``meta`` as JSON in the metadata."""
+    """Export the step graph (dynamo exporter) and store ``meta`` as JSON in the metadata;
+    ``opset`` is raised to the kind's MIN_OPSET, and the metadata says which was used."""
     import onnx
 
+    opset = graph_opset(model.kind, opset)
+    if "export" in meta:
+        meta = {**meta, "export": {**meta["export"], "opset": opset}}
     wrapper, inputs, in_names, out_names = step_module(model.eval())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the exporter's deprecation chatter is not for users

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rtgen.models.rope import apply_rope
-from rtgen.ropetable import rope_tables, step_inputs
+from rtgen.ropetable import StepInputs, rope_tables
 from rtgen.tokens import VOCAB_SIZE
 
 
@@ -58,23 +58,39 @@ class Block(nn.Module):
         return apply_rope(q, cos, sin), apply_rope(k, cos, sin), v
 
     def _finish(self, x: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
-        b, _, t, _ = att.shape
-        x = x + self.drop(self.proj(att.transpose(1, 2).reshape(b, t, -1)))
+        """x and att (..., d_model): attention output projected, then the MLP."""
+        x = x + self.drop(self.proj(att))
         return x + self.drop(self.mlp(self.ln2(x)))
 
     def forward(self, x, cos, sin, mask):  # noqa: ANN001 - shapes in Transformer.forward
+        b, t, _ = x.shape
         q, k, v = self._qkv(x, cos, sin)
-        return self._finish(x, F.scaled_dot_product_attention(q, k, v, attn_mask=mask))
+        att = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        return self._finish(x, att.transpose(1, 2).reshape(b, t, -1))
 
-    def step(self, x, cos, sin, k_cache, v_cache, write, bias):  # noqa: ANN001
-        """x (b, 1, d); caches (b, heads, window, head_dim); write (window,) one-hot of the
-        slot for this token; bias (window,) 0 for filled slots, -inf for empty ones."""
-        q, k, v = self._qkv(x, cos, sin)
-        w = write.view(1, 1, -1, 1)
-        k_cache = k_cache * (1 - w) + k * w
-        v_cache = v_cache * (1 - w) + v * w
-        att = F.scaled_dot_product_attention(q, k_cache, v_cache, attn_mask=bias.view(1, 1, 1, -1))
-        return self._finish(x, att), k_cache, v_cache
+    def step(self, x, rope, k_ring, v_ring, bias):  # noqa: ANN001
+        """One token: x (b, d); rope (2, head_dim, head_dim) from StepInputs (queries' and
+        keys' rotation, the queries' times 1/sqrt(head_dim)); this layer's rings, read only:
+        keys stored transposed, k_ring (b, heads, head_dim, window), v_ring (b, heads,
+        window, head_dim); bias (window,) masks empty slots and the slot this token will
+        take. Returns x and the token's k, v (b, heads, 1, head_dim).
+
+        Written for ONNX Runtime's CPU kernels: the new key is attended to beside the ring
+        rather than written into it, so the graph never copies the ring (the runtime writes
+        k, v into their slot afterwards); keys are stored transposed and the scale is in
+        ``rope`` so that q @ K^T is a plain matmul (a transposed or scaled one takes twice as
+        long); with one token, (b, 1, heads, hd) -> (b, heads, 1, hd) is a reshape."""
+        b, d = x.shape
+        hd = d // self.heads
+        z = self.qkv(self.ln1(x)).view(b, 3, self.heads, hd)
+        qk, v = z.split([2, 1], dim=1)
+        q, k = (qk @ rope).view(b, 2 * self.heads, 1, hd).split(self.heads, dim=1)
+        v = v.view(b, self.heads, 1, hd)
+        old = q @ k_ring + bias  # (b, heads, 1, window)
+        new = q @ k.view(b, self.heads, hd, 1)  # (b, heads, 1, 1)
+        p = torch.softmax(torch.cat([old, new], dim=-1), dim=-1)
+        att = p[..., :-1] @ v_ring + p[..., -1:] * v
+        return self._finish(x, att.reshape(b, d)), k, v
 
 
 class TransformerModel(nn.Module):
@@ -89,6 +105,7 @@ class TransformerModel(nn.Module):
         self.head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
         self.head.weight = self.embed.weight  # tied: fewer parameters, same quality
         self.drop = nn.Dropout(cfg.dropout)
+        self._step_inputs = StepInputs(cfg.window, self.head_dim)
 
     @property
     def head_dim(self) -> int:
@@ -110,28 +127,35 @@ class TransformerModel(nn.Module):
         return self.head(self.ln_f(x)), None
 
     def init_state(self, batch: int = 1) -> tuple[torch.Tensor, torch.Tensor, int]:
-        shape = (self.cfg.layers, batch, self.cfg.heads, self.cfg.window, self.head_dim)
-        return torch.zeros(shape), torch.zeros(shape), 0
+        """Key and value rings of all layers (keys transposed, see Block.step), position 0."""
+        c = self.cfg
+        k = torch.zeros(c.layers, batch, c.heads, self.head_dim, c.window)
+        v = torch.zeros(c.layers, batch, c.heads, c.window, self.head_dim)
+        return k, v, 0
 
-    def step_inputs(self, pos: int) -> tuple[torch.Tensor, ...]:
-        """cos, sin (1, head_dim/2), write one-hot and attention bias (window,) for ``pos``
-        (slots fill in order 0..window-1, then wrap around)."""
-        d = step_inputs(pos, self.cfg.window, self.head_dim)
-        return tuple(torch.from_numpy(d[k]) for k in ("cos", "sin", "write", "bias"))
+    def step_inputs(self, pos: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The rotations (2, head_dim, head_dim) and attention bias (window,) for ``pos``."""
+        d = self._step_inputs(pos)
+        return torch.from_numpy(d["rope"]), torch.from_numpy(d["bias"])
 
-    def step_raw(self, token, cos, sin, write, bias, k_cache, v_cache):  # noqa: ANN001
-        """The exported step: token (b,) -> logits (b, vocab), caches (layers, b, h, w, hd)."""
-        x = self.embed(token.view(-1, 1))
+    def step_raw(self, token, rope, bias, k_rings, v_rings):  # noqa: ANN001
+        """The exported step: token (b,) -> logits (b, vocab) and, per layer, the token's
+        key and value (b, heads, 1, head_dim); one ring per layer, read only."""
+        x = self.embed(token)
         ks, vs = [], []
-        for i, blk in enumerate(self.blocks):
-            x, k, v = blk.step(x, cos, sin, k_cache[i], v_cache[i], write, bias)
+        for blk, k_ring, v_ring in zip(self.blocks, k_rings, v_rings):
+            x, k, v = blk.step(x, rope, k_ring, v_ring, bias)
             ks.append(k)
             vs.append(v)
-        return self.head(self.ln_f(x))[:, 0], torch.stack(ks), torch.stack(vs)
+        return self.head(self.ln_f(x)), *ks, *vs
 
     def step(self, token: torch.Tensor, state: tuple) -> tuple[torch.Tensor, tuple]:
-        """token (b,) -> logits (b, vocab), state (k_cache, v_cache, position)."""
-        k_cache, v_cache, pos = state
-        cos, sin, write, bias = self.step_inputs(pos)
-        logits, k_cache, v_cache = self.step_raw(token, cos, sin, write, bias, k_cache, v_cache)
-        return logits, (k_cache, v_cache, pos + 1)
+        """token (b,) -> logits (b, vocab), state (k_ring, v_ring, position). The rings are
+        updated in place (one slot), like the runtime's: copy a state to keep it."""
+        k_ring, v_ring, pos = state
+        rope, bias = self.step_inputs(pos)
+        logits, *news = self.step_raw(token, rope, bias, k_ring.unbind(0), v_ring.unbind(0))
+        layers = self.cfg.layers
+        new = [torch.stack(news[:layers]), torch.stack(news[layers:])]
+        self._step_inputs.store([k_ring, v_ring], new, pos)
+        return logits, (k_ring, v_ring, pos + 1)

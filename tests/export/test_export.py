@@ -7,12 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import onnx
 import pytest
 import torch
 
 from rtgen.engine.session import open_session
 from rtgen.export.verify import heldout_tokens, run_logits
+from tests.export.conftest import SMALL
 
 RTGEN = [sys.executable, "-m", "rtgen"]
 
@@ -55,13 +57,44 @@ def test_int8_quantizes_the_lstm_itself_and_reports_agreement(exported: dict) ->
     assert 0.0 <= report["int8"]["top1_agreement"] <= 1.0 and report["int8"]["mean_kl"] >= 0
 
 
-def test_torchscript_export_warns_and_matches(ckpts: dict, tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["lstm", "transformer"])
+def test_torchscript_export_warns_and_matches(kind: str, ckpts: dict, tmp_path: Path) -> None:
     """TorchScript works, says PyTorch deprecated it, and passes the same parity check."""
     out = tmp_path / "m.pt"
-    res = rtgen("export", str(ckpts["lstm"]), "--format", "torchscript", "-o", str(out), "--json")
+    res = rtgen("export", str(ckpts[kind]), "--format", "torchscript", "-o", str(out), "--json")
     assert res.returncode == 0, res.stderr
     assert "deprecated" in res.stderr
     assert json.loads(res.stdout.strip().splitlines()[-1])["parity"]["max_abs_diff"] <= 1e-4
+
+
+def test_transformer_session_rolls_back_past_the_wrap(ckpts: dict, exported: dict) -> None:
+    """The ONNX session's rings are bound to the graph and refilled in place: a restored
+    snapshot steps to the checkpoint's logits again, across the ring's wrap (window 16), and
+    the logits a step returns are not overwritten by the next step."""
+    tokens = heldout_tokens(48)
+    ref = run_logits(open_session(ckpts["transformer"]), tokens)
+    session = open_session(exported["transformer"][0], device="cpu")
+    for t in tokens[:12]:
+        session.step(int(t))
+    snap = session.snapshot()
+    for _ in range(2):
+        session.restore(snap)
+        got = np.stack([session.step(int(t)) for t in tokens[12:]])
+        assert abs(got - ref[12:]).max() <= 1e-4
+
+
+def test_transformer_graph_returns_one_slot_per_layer(exported: dict) -> None:
+    """The step graph reads the rings and returns only the token's key and value per layer:
+    no step copies or rewrites a ring (the session writes the slot)."""
+    graph = onnx.load(str(exported["transformer"][0])).graph
+    shapes = {o.name: [d.dim_value for d in o.type.tensor_type.shape.dim] for o in graph.output}
+    cfg = SMALL["transformer"]
+    one_slot = [1, cfg["heads"], 1, cfg["d_model"] // cfg["heads"]]
+    layers = range(cfg["layers"])
+    assert shapes == {
+        "logits": [1, shapes["logits"][1]],
+        **{f"{kv}_new_{i}": one_slot for kv in ("k", "v") for i in layers},
+    }
 
 
 def test_eval_onnx_and_checkpoint_agree(ckpts: dict, exported: dict) -> None:

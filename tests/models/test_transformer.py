@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
+from rtgen.models.rope import apply_rope
 from rtgen.models.transformer import TransformerConfig, TransformerModel
+from rtgen.ropetable import StepInputs, rope_tables
 
 
 def _stepped(model: TransformerModel, tokens: torch.Tensor) -> torch.Tensor:
@@ -51,5 +54,17 @@ def test_cache_size_is_fixed() -> None:
     with torch.no_grad():
         for t in range(100):
             _, state = model.step(torch.tensor([t % 300]), state)
-            shapes.add(tuple(state[0].shape))
-    assert shapes == {(2, 1, 2, 8, 16)}
+            shapes.add((tuple(state[0].shape), tuple(state[1].shape)))
+    assert shapes == {((2, 1, 2, 16, 8), (2, 1, 2, 8, 16))}  # keys are stored transposed
+
+
+@pytest.mark.parametrize("pos", [0, 7, 255, 10_000_019])
+def test_step_rotation_matrix_is_apply_rope(pos: int) -> None:
+    """The step graph's rope input rotates keys as the full forward does, and queries the same
+    times 1/sqrt(head_dim), from position 0 to hours into a session (float64 angles)."""
+    x = torch.randn(3, 1, 64)
+    cos, sin = (torch.from_numpy(a) for a in rope_tables(np.array([pos]), 64))
+    want = apply_rope(x, cos, sin)
+    rope = torch.from_numpy(StepInputs(16, 64)(pos)["rope"])
+    assert (x @ rope[1] - want).abs().max().item() < 1e-6
+    assert (x @ rope[0] - want / 8).abs().max().item() < 1e-6

@@ -125,7 +125,9 @@ def register(app: typer.Typer) -> None:
             "--quantize",
             help="Also write an int8 model (OUT.int8.onnx) and report its agreement.",
         ),
-        opset: int = typer.Option(18, "--opset", help="ONNX opset version."),
+        opset: int = typer.Option(
+            18, "--opset", help="ONNX opset version (a Transformer gets at least 20: one Gelu op)."
+        ),
         force: bool = typer.Option(
             False, "--force", help="Keep an int8 model under 95% top-1 agreement with fp32."
         ),

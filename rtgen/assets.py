@@ -25,13 +25,13 @@ def default_model() -> Path:
 def default_play_model(device: str = "auto") -> Path:
     """The bundled model the daemon plays: int8 on CPU, full precision on CUDA (dynamic
     int8 LSTM kernels exist only on CPU)."""
-    if device == "cuda" or (device == "auto" and _cuda_available()):
+    if device == "cuda" or (device == "auto" and cuda_available()):
         return default_model()
     int8 = ASSETS / PLAY_MODEL_CPU
     return int8 if int8.is_file() else default_model()
 
 
-def _cuda_available() -> bool:
+def cuda_available() -> bool:
     try:
         import onnxruntime as ort
     except ImportError:

@@ -66,19 +66,23 @@ def _transformer(table: Table, figures: dict) -> None:
         {"p99": tr["ratio"]},
         _target(figures, "transformer.ratio"),
     )
+    q = figures.get("transformer_int8")
+    if q is not None:
+        for part, (a, b) in q["positions"].items():
+            fig = {"p50": q[f"p50_{part}_us"], "p99": q[f"p99_{part}_us"]}
+            _row(table, f"Transformer int8 [{a}, {b})", "µs", fig)
 
 
 def _engine(table: Table, figures: dict) -> None:
     for bpm in (120, 240):
         fig = figures[f"plan_ms_{bpm}"]
-        note = f"{fig['plans']} plans, {fig['steps_per_plan']} steps each"
-        _row(
-            table,
-            f"plan per beat, {bpm} BPM",
-            "ms",
-            fig,
-            note + f"; budget {fig['budget_ms']:g} ms",
-        )
+        label = STEP_LABELS.get(fig["session"], fig["session"])
+        note = f"{label}; {fig['plans']} plans, {fig['steps_per_plan']} steps each"
+        note += f"; budget {fig['budget_ms']:g} ms"
+        _row(table, f"plan per beat, {bpm} BPM", "ms", fig, note)
+        fp32 = figures.get(f"plan_ms_{bpm}_fp32")
+        if fp32 is not None:
+            _row(table, f"plan per beat, {bpm} BPM", "ms", fp32, "ORT fp32, for comparison")
     lis = figures["listener_us"]
     _row(table, "listener, note-on", "µs", lis, f"{lis['tokens_per_note']} tokens per note")
 
@@ -95,6 +99,10 @@ def _onsets(table: Table, figures: dict) -> None:
             if cond == "loaded":
                 note += f"; {onset.get('burners')} CPU burners"
         _row(table, f"onset error, {cond}", "ms", fig, note)
+    if onset.get("rss_mb"):
+        r = onset["rss_mb"]
+        note = f"{r['start']:.1f} -> {r['end']:.1f} MB over the idle run"
+        _row(table, "RSS growth, onset timing", "MB", {"p50": r["end"] - r["start"]}, note)
     drift = figures["drift_ms"]
     _row(table, "onset drift, idle", "ms", {"p50": drift}, "mean error: last 10 s - first 10 s")
 

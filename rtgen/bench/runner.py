@@ -122,18 +122,44 @@ class _Run:
             return
         self.figures["transformer"] = {**figures, "source": source}
         self.samples["transformer"] = samples
+        self.transformer_int8(path, workdir)
+
+    def transformer_int8(self, fp32: Path, workdir: Path) -> None:
+        """The same Transformer quantized to int8 (dynamic, as rtgen export --quantize)."""
+        from rtgen.bench.window import window_latency
+
+        self.figures["transformer_int8"] = None
+        try:
+            from rtgen.export.quantize import quantize_int8
+
+            int8 = workdir / "transformer.int8.onnx"
+            quantize_int8(fp32, int8)
+            self.progress("transformer window: int8")
+            figures, _ = window_latency(int8, self.opts.device)
+        except Exception as exc:  # onnx/quantization tools missing: say so, go on
+            log.debug("transformer int8", exc_info=exc)
+            self.skipped["transformer_int8"] = _reason(exc)
+            return
+        self.figures["transformer_int8"] = figures
 
     def engine(self, files: ModelFiles) -> None:
+        from rtgen.assets import cuda_available
         from rtgen.bench.listener import listener_latency
         from rtgen.bench.plan import PLAN_BEATS, plan_times
 
-        model = files.fp32 or files.int8
-        session = "ort_fp32" if files.fp32 else "ort_int8"
+        # What rtgen play steps on CPU: int8 when there is one (rtgen.assets), else fp32;
+        # fp32 is timed beside it when both exist.
+        on_cpu = self.opts.device == "cpu" or not cuda_available()
+        model = (files.int8 if on_cpu else None) or files.fp32 or files.int8
+        session = "ort_int8" if model == files.int8 else "ort_fp32"
         for bpm in (120, 240):
             self.progress(f"plan time: {PLAN_BEATS} beats at {bpm} BPM")
             figures, samples = plan_times(model, self.opts.device, float(bpm))
             self.figures[f"plan_ms_{bpm}"] = {**figures, "session": session}
             self.samples[f"plan.{bpm}"] = samples
+            if session == "ort_int8" and files.fp32 is not None:
+                figures, _ = plan_times(files.fp32, self.opts.device, float(bpm))
+                self.figures[f"plan_ms_{bpm}_fp32"] = {**figures, "session": "ort_fp32"}
         self.figures["plan_ms"] = dict(self.figures["plan_ms_240"])
         self.progress("listener latency")
         figures, samples = listener_latency(model, self.opts.device)
@@ -153,7 +179,11 @@ class _Run:
             with jack_server() as server:
                 onset["jack"] = server.describe()
                 self.progress(f"onset timing at a JACK port: {seconds:g} s idle")
+                rss_before = rss_mb()
                 onset["idle"], self.samples["onset.idle"] = measure_onsets(seconds, "idle")
+                # the real-time part's own growth (the process's start/end RSS also counts
+                # loading torch and every model): a leak in the send path would show here
+                onset["rss_mb"] = {"start": rss_before, "end": rss_mb()}
                 burner = CpuBurner()
                 self.progress(f"onset timing: {seconds:g} s with {burner.processes} CPU burners")
                 with burner:

@@ -113,7 +113,9 @@ def load_preset(path: Path | None) -> dict[str, Any]:
     if not path.is_file():
         raise RtgenError(f"{path}: no such preset file")
     try:
-        doc = tomllib.loads(path.read_text())
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise RtgenError(f"{path}: not a TOML preset (not UTF-8 text)") from None
     except tomllib.TOMLDecodeError as exc:
         raise RtgenError(f"{path}: not valid TOML ({exc})") from None
     defaults = PlaySettings()

@@ -251,8 +251,13 @@ def replay(path: Path, model: Path | None = None) -> ReplayResult:
     from rtgen.events import Role
 
     header, records = read_log(path)
-    settings, model_path = _checked(header, model)
-    rig = _ReplayRig(header, settings, model_path)
+    try:
+        settings, model_path = _checked(header, model)
+        rig = _ReplayRig(header, settings, model_path)
+    except (KeyError, TypeError, ValueError) as exc:  # a header edited or cut by hand
+        raise RtgenError(
+            f"{path}: malformed session log header ({type(exc).__name__}: {exc})"
+        ) from None
     calls, inputs = rig.run(records)
     beat_at = rig.timeline.beat_at
     model_notes = sent_to_notes(rig.port.sent, beat_at, Role.MODEL, rig.cfg.out_channel)

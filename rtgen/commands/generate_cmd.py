@@ -34,7 +34,7 @@ def register(app: typer.Typer) -> None:
         ),
         bars: int = typer.Option(4, "--bars", min=1, help="Bars to generate after the primer."),
         bpm: float = typer.Option(120.0, "--bpm", help="Tempo written to the file."),
-        seed: int = typer.Option(0, "--seed", help="Random seed: same seed, same notes."),
+        seed: int = typer.Option(0, "--seed", min=0, help="Random seed: same seed, same notes."),
         model: Path = typer.Option(None, "--model", "-m", help="ONNX model (default: as play)."),
         temperature: float = typer.Option(0.9, "--temperature", help="Sampling temperature."),
         mode: str = typer.Option("continue", "--mode", help=f"One of {', '.join(MODES)}."),
@@ -65,7 +65,7 @@ def register(app: typer.Typer) -> None:
             None, "--out", help="Also play the result to this MIDI output (name or regex)."
         ),
         api: str = typer.Option(None, "--api", help="MIDI API for --out."),
-        seed: int = typer.Option(None, "--seed", help="Random seed (default: random)."),
+        seed: int = typer.Option(None, "--seed", min=0, help="Random seed (default: random)."),
         model: Path = typer.Option(None, "--model", "-m", help="ONNX model (default: as play)."),
     ) -> None:
         """A first minute with no keyboard: a bundled two-bar call, answered by the bundled
@@ -77,7 +77,10 @@ def register(app: typer.Typer) -> None:
         res = jam_offline(_session(model), settings, seed, call, 12.0)
         if not res.model:
             raise RtgenError("the model did not answer the demo call (try another --seed)")
-        out_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RtgenError(f"-o {out_dir}: cannot create ({exc.strerror or exc})") from None
         mid, png = out_dir / "demo.mid", out_dir / "demo.png"
         write_midi(res.player + res.model, mid, bpm=settings.bpm)
         typer.echo(

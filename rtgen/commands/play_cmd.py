@@ -13,6 +13,9 @@ import typer
 from rtgen.assets import default_play_model
 from rtgen.config import PlaySettings, load_preset, merge
 from rtgen.errors import RtgenError
+from rtgen.paths import check_writable
+
+VIRTUAL_IN, VIRTUAL_OUT = "rtgen-in", "rtgen-out"  # clients of --virtual's "rtgen in"/"out"
 
 
 class Api(str, Enum):
@@ -51,6 +54,10 @@ def _status_printer(quiet: bool):  # noqa: ANN202
         p50, p99 = steps[len(steps) // 2] / 1e3, steps[int(len(steps) * 0.99)] / 1e3
         beat = jam.timeline.beat_at(jam.clock.now_ns())
         bpm = jam.timeline.bpm or 0.0
+        if not bpm:  # --clock external before the DAW's clock and Start arrive
+            sys.stderr.write("\rwaiting for MIDI clock and Start on the input port\x1b[K")
+            sys.stderr.flush()
+            return
         line = (
             f"{eng.mode.state:<10} {bpm:6.1f} BPM  bar {int(beat // jam.s.beats_per_bar) + 1:>4}"
             f"  in {jam.notes_in:>5}  out {st.notes:>5}  step p50 {p50:5.0f} us p99 {p99:5.0f} us"
@@ -162,6 +169,12 @@ def register(app: typer.Typer) -> None:
         settings = merge(load_preset(config), flags)
         if not virtual and (inp is None or out is None):
             raise RtgenError("give --in and --out port names (see rtgen ports), or --virtual")
+        if virtual and (inp is not None or out is not None):
+            raise RtgenError("--virtual creates rtgen's own ports: give it without --in/--out")
+        if seconds is not None and not seconds > 0:  # also NaN
+            raise RtgenError(f"--seconds must be > 0, not {seconds}")
+        if record is not None:
+            check_writable(record, "--record")  # now: at the end the jam would be lost
         seed_used = settings.seed if settings.seed >= 0 else random.randrange(1 << 31)
 
         try:
@@ -200,10 +213,12 @@ def _start(
 
     session = open_session(model or default_play_model(settings.device), settings.device)
     api_name = api.value if api else None
-    out_port = ports.open_output(out, api_name, virtual=virtual)
+    # Virtual ports live in two MIDI clients (rtmidi makes one per direction): named apart,
+    # or JACK would rename the second "rtgen-01" and the printed name would not exist.
+    out_port = ports.open_output(out, api_name, virtual=virtual, client_name=VIRTUAL_OUT)
     in_port = None
     try:
-        in_port = ports.open_input(inp, api_name, virtual=virtual)
+        in_port = ports.open_input(inp, api_name, virtual=virtual, client_name=VIRTUAL_IN)
         jam = LiveJam(
             settings, session, in_port, out_port, seed, record, _status_printer(quiet), log_path
         )
@@ -215,7 +230,13 @@ def _start(
         raise
     if not quiet:
         print(
-            f"rtgen: {settings.mode} at {settings.bpm:g} BPM, in '{in_port.name}', "
+            f"rtgen: {settings.mode} at "
+            + (
+                "the input's MIDI clock"
+                if settings.clock == "external"
+                else f"{settings.bpm:g} BPM"
+            )
+            + f", in '{in_port.name}', "
             f"out '{out_port.name}', model {Path(session.path).name} "
             f"({', '.join(session.providers)}), seed {seed}; Ctrl-C to stop",
             file=sys.stderr,

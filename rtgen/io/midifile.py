@@ -20,7 +20,7 @@ from pathlib import Path
 
 import mido
 
-from rtgen.errors import MidiFileError
+from rtgen.errors import MidiFileError, RtgenError
 from rtgen.events import Note, Role
 
 DRUM_CHANNEL = 9
@@ -219,4 +219,7 @@ def write_midi(
             )
             now = tick
         mid.tracks.append(track)
-    mid.save(str(path))
+    try:
+        mid.save(str(path))
+    except OSError as exc:
+        raise RtgenError(f"{path}: cannot write ({exc.strerror or exc})") from None

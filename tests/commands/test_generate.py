@@ -110,3 +110,31 @@ def test_preset_with_unknown_key_is_refused(tmp_path: Path) -> None:
         timeout=60,
     )
     assert res.returncode == 2 and "unknown key 'tempo'" in res.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["generate", "-o", "/no-such-dir/x.mid"], "cannot write"),
+        (["demo", "-o", "/proc/rtgen-demo", "--seed", "1"], "cannot create"),
+    ],
+)
+def test_unwritable_outputs_are_one_line_errors(args: list[str], needle: str) -> None:
+    """An output that cannot be written is one line and exit 2, never a traceback."""
+    res = subprocess.run([*RTGEN, *args], capture_output=True, text=True, timeout=120)
+    lines = res.stderr.strip().splitlines()
+    assert res.returncode == 2, res.stderr
+    assert len(lines) == 1 and lines[0].startswith("rtgen: error:") and needle in lines[0]
+
+
+@pytest.mark.parametrize("command", ["generate", "demo"])
+def test_negative_seed_is_refused_by_the_option(command: str, tmp_path: Path) -> None:
+    """--seed -1 is a usage error (exit 2) naming --seed, not a numpy traceback."""
+    res = subprocess.run(
+        [*RTGEN, command, "-o", str(tmp_path / "x"), "--seed", "-1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 2, res.stderr
+    assert "--seed" in res.stderr and "Traceback" not in res.stderr

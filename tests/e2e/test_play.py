@@ -211,3 +211,22 @@ def _fit_grid(times: list[float], step_s: float) -> tuple[float, np.ndarray]:
     k = np.round(t / step_s)
     slope, intercept = np.polyfit(k, t, 1)
     return 60.0 / (12 * slope), np.abs(t - (intercept + slope * k)) * 1e3
+
+
+def test_demo_plays_to_a_port_and_leaves_nothing_sounding(rig: dict) -> None:
+    """`rtgen demo --out PORT` plays the call and the answer to a real JACK port, in time,
+    and ends every note it started."""
+    t0 = time.perf_counter()
+    res = subprocess.run(
+        [*RTGEN, "demo", "-o", str(rig["tmp"] / "demo"), "--seed", "3", "--api", "jack"]
+        + ["--out", "rtgenTestSynth"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 0, res.stderr
+    time.sleep(0.3)
+    played = read_midi(rig["tmp"] / "demo" / "demo.mid").notes
+    ons = rig["synth"].note_ons(t0)
+    assert len(ons) == len(played) and "played" in res.stdout, (len(ons), len(played))
+    assert rig["synth"].sounding() == 0

@@ -120,3 +120,18 @@ def test_replay_matches_the_live_loop_without_jack(tmp_path: Path) -> None:
     (tmp_path / "bad.jsonl").write_text("\n".join([*lines[:i], json.dumps(rec), *lines[i + 1 :]]))
     with pytest.raises(ReplayDiverged, match="diverged"):
         replay(tmp_path / "bad.jsonl")
+
+
+def test_a_log_with_a_malformed_header_is_a_one_line_error(tmp_path: Path) -> None:
+    """A log whose header was cut or edited by hand: one line, exit 2, no traceback."""
+    log = tmp_path / "s.jsonl"
+    log.write_text('{"k": "header", "format": "rtgen-log-1", "seed": "x"}\n')
+    res = subprocess.run(
+        [*RTGEN, "replay", str(log), "-o", str(tmp_path / "o.mid")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    lines = res.stderr.strip().splitlines()
+    assert res.returncode == 2 and len(lines) == 1, res.stderr
+    assert "malformed session log header" in lines[0]

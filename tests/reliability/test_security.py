@@ -157,12 +157,24 @@ def test_bad_preset_is_a_one_line_error(tmp_path: Path, case: str) -> None:
     print(f"\npreset, {case}: exit 2: {line}")
 
 
+def test_binary_preset_is_a_one_line_error(tmp_path: Path) -> None:
+    """A MIDI file given as --config is refused as not a TOML preset, not a traceback."""
+    preset = tmp_path / "p.toml"
+    preset.write_bytes(bytes([0x4D, 0x54, 0x68, 0x64, 0xE0, 0xFF, 0x00]))
+    _one_line_exit_2(_play("--config", str(preset)), "not a TOML preset")
+
+
 VALUES = {
     "--bpm 0": (["--bpm", "0"], "--bpm"),
     "--bpm nan": (["--bpm", "nan"], "--bpm"),
     "--out-channel 17": (["--out-channel", "17"], "--out-channel must be 1..16"),
     "--range 80-40": (["--range", "80-40"], "--range 80-40"),
     "--temperature -1": (["--temperature", "-1"], "--temperature"),
+    "--seconds nan": (["--seconds", "nan"], "--seconds must be > 0"),
+    "--seconds 0": (["--seconds", "0"], "--seconds must be > 0"),
+    "--send-ahead 50": (["--send-ahead", "50"], "--send-ahead"),
+    "--virtual with --in/--out": (["--virtual"], "without --in/--out"),
+    "--record into a missing folder": (["--record", "/no-such-dir/x.mid"], "does not exist"),
 }
 
 

@@ -1,4 +1,4 @@
-"""Piano-roll pictures of notes (player and model) as PNG files.
+"""Piano-roll pictures of notes (player and model) as PNG (or PDF, SVG, JPEG...) files.
 
 matplotlib is optional (the ``train`` and ``dev`` extras): it is imported inside
 ``plot_piano_roll``, and only its object API with the Agg canvas is used, never pyplot, so
@@ -162,6 +162,23 @@ def _label_x(ax, end_beat: float, beats_per_bar: int, seconds: bool, bpm: float 
     ax.set_xlabel(f"bar ({beats_per_bar} beats each{tempo})")
 
 
+def image_format(path: Path) -> str:
+    """The file format for ``path``, from its extension (png when it has none); an extension
+    matplotlib cannot write is an RtgenError naming those it can."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise RtgenError("plotting needs matplotlib: pip install matplotlib") from None
+    fmt = Path(path).suffix.lower().lstrip(".") or "png"
+    known = FigureCanvasAgg(Figure()).get_supported_filetypes()
+    if fmt not in known:
+        raise RtgenError(
+            f"{path}: cannot write .{fmt} pictures; use one of: {', '.join(sorted(known))}"
+        )
+    return fmt
+
+
 def plot_piano_roll(
     notes: Sequence[Note],
     out_png: Path,
@@ -172,7 +189,8 @@ def plot_piano_roll(
     *,
     tempos: Sequence[tuple[float, float]] | None = None,
 ) -> None:
-    """Draw ``notes`` (times in beats) as a piano roll and save it as a PNG at ``out_png``.
+    """Draw ``notes`` (times in beats) as a piano roll and save it at ``out_png``, in the
+    format of its extension (PNG when it has none).
 
     Player notes are blue, model notes orange; velocity sets the fill's opacity. The x axis is
     in bars of ``beats_per_bar`` beats, or in seconds with ``seconds=True`` (from ``tempos``,
@@ -187,6 +205,7 @@ def plot_piano_roll(
         raise RtgenError("plotting needs matplotlib: pip install matplotlib") from None
     if not notes:
         raise RtgenError("nothing to plot: no notes")
+    fmt = image_format(out_png)  # before drawing: a bad extension should not cost the plot
     if beats_per_bar < 1:
         raise RtgenError(f"beats per bar must be at least 1, not {beats_per_bar}")
     last = max(max(n.end, n.start + MIN_NOTE_BEATS) for n in notes)
@@ -213,9 +232,13 @@ def plot_piano_roll(
     if title:
         ax.set_title(title, loc="left", fontsize=12)
     try:
-        fig.savefig(Path(out_png), format="png", dpi=DPI, facecolor="white")
+        # The format follows the extension: format="png" put PNG bytes in a .jpg file.
+        fig.savefig(Path(out_png), format=fmt, dpi=DPI, facecolor="white")
     except OSError as exc:
         raise RtgenError(f"{out_png}: cannot write ({exc.strerror or exc})") from None
+    except (RuntimeError, ValueError) as exc:  # e.g. pgf without LaTeX, avif without support
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise RtgenError(f"{out_png}: cannot write .{fmt} ({reason})") from None
 
 
 def _legend(ax, roles: list[Role]) -> None:

@@ -39,6 +39,10 @@ def evaluate(model_path: Path, files: list[Path], baseline_path: Path | None) ->
         model_score.add(scorer.bits(seq), len(seq) - 1)
         if baseline is not None:
             base_score.add(float(-baseline.log2_probs(seq).sum()), len(seq) - 1)
+    if len(skipped) == len(files):
+        # Nothing scored is a failure, as an empty folder is: not "0 files" and nulls, exit 0.
+        more = f" (and {len(skipped) - 1} more)" if len(skipped) > 1 else ""
+        raise RtgenError(f"no readable MIDI files: {skipped[0]['reason']}{more}")
     out = {
         "model": str(model_path),
         "files": len(files) - len(skipped),
@@ -75,6 +79,12 @@ def register(app: typer.Typer) -> None:
         tokenized with the model's vocabulary, next to its n-gram baseline on the same
         tokens. Lower is better."""
         model_path = model or default_model()
+        # The same checks, in the same order, as open_session (play, info, generate): else a
+        # .txt or .mid would go to the checkpoint loader and get its unrelated complaint.
+        if not model_path.is_file():
+            raise RtgenError(f"{model_path}: no such model file")
+        if model_path.suffix not in (".onnx", ".ckpt", ".pt"):
+            raise RtgenError(f"{model_path}: unknown model format (expected .onnx, .ckpt or .pt)")
         files = find_midi_files(data)
         if not files:
             raise RtgenError("no MIDI files (*.mid, *.midi) in " + ", ".join(map(str, data)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from enum import Enum
 from pathlib import Path
@@ -43,6 +44,40 @@ def _copy_baseline(ckpt: Path, out: Path) -> None:
         shutil.copyfile(src, dst)
 
 
+def _check_ckpt(ckpt: Path) -> None:
+    """Only a training checkpoint can be exported; say so before the loader sees the file."""
+    if ckpt.suffix == ".ckpt":
+        return
+    if ckpt.suffix == ".onnx":
+        raise RtgenError(
+            f"{ckpt}: already an exported ONNX model; rtgen export takes a checkpoint (.ckpt) "
+            "from training"
+        )
+    raise RtgenError(f"{ckpt}: rtgen export takes a checkpoint (.ckpt) from training")
+
+
+def _check_opset(opset: int, lowest: int) -> None:
+    """Below ``lowest`` the dynamo exporter ignores the request (writes 18 after pages of
+    warnings); above what the installed onnx knows, the graph cannot be checked or loaded."""
+    import onnx
+
+    newest = onnx.defs.onnx_opset_version()
+    if not lowest <= opset <= newest:
+        raise RtgenError(f"--opset {opset}: rtgen exports opsets {lowest} to {newest}")
+
+
+def _check_out(out: Path) -> None:
+    """A missing or read-only output folder is found before the export, not as its
+    traceback."""
+    folder = out.parent
+    if out.is_dir():
+        raise RtgenError(f"{out}: is a folder; give a file name for the output")
+    if not folder.is_dir():
+        raise RtgenError(f"{folder}: no such folder for the output")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise RtgenError(f"{folder}: cannot write there (permission denied)")
+
+
 def run_export(
     ckpt: Path, out: Path | None, fmt: Format, quantize: Quantize | None, opset: int, force: bool
 ) -> dict:
@@ -50,17 +85,23 @@ def run_export(
         import torch  # noqa: F401
     except ImportError:
         raise RtgenError("rtgen export needs torch: pip install 'rtgen[train]'") from None
+    from rtgen.bench.models import quiet_export
+    from rtgen.export.onnx import DEFAULT_OPSET
     from rtgen.export.verify import FP32_TOLERANCE, INT8_MIN_AGREEMENT, parity
     from rtgen.models.checkpoint import load_model
 
-    model, meta = load_model(ckpt)
+    if fmt == Format.onnx:
+        _check_opset(opset, DEFAULT_OPSET)
     suffix = ".onnx" if fmt == Format.onnx else ".pt"
     out = out or ckpt.with_suffix(suffix)
+    _check_out(out)
+    model, meta = load_model(ckpt)
     meta = {**meta, "export": {"format": fmt.value, "opset": opset, "source": ckpt.name}}
     if fmt == Format.onnx:
         from rtgen.export.onnx import export_onnx
 
-        export_onnx(model, meta, out, opset)
+        with quiet_export():  # hides "torchvision is not installed" lines from the exporter
+            export_onnx(model, meta, out, opset)
     else:
         from rtgen.export.torchscript import DEPRECATION_NOTE, export_torchscript
 
@@ -138,6 +179,7 @@ def register(app: typer.Typer) -> None:
         top-1 agreement and KL against fp32 and is refused under 95% agreement."""
         if not ckpt.is_file():
             raise RtgenError(f"{ckpt}: no such file")
+        _check_ckpt(ckpt)
         report = run_export(ckpt, out, fmt, quantize, opset, force)
         if as_json:
             typer.echo(json.dumps(report))

@@ -15,7 +15,11 @@ def register(app: typer.Typer) -> None:
     def plot_command(
         path: Path = typer.Argument(..., help="MIDI file to draw."),
         out: Path = typer.Option(
-            None, "-o", "--out", help="PNG file to write (default: FILE with .png)."
+            None,
+            "-o",
+            "--out",
+            help="Picture to write, in the format of its extension (png, pdf, svg, jpg...; "
+            "none: .png is added). Default: FILE with .png.",
         ),
         title: str = typer.Option(None, "--title", help="Title (default: the file's name)."),
         seconds: bool = typer.Option(
@@ -24,12 +28,15 @@ def register(app: typer.Typer) -> None:
         beats_per_bar: int = typer.Option(4, "--beats-per-bar", min=1, help="Beats in a bar."),
     ) -> None:
         """Draw a MIDI file as a piano roll: player notes blue, model notes orange (a track
-        named "model"), velocity as opacity, beat and bar grid. Prints the PNG's path."""
-        from rtgen.plot import plot_piano_roll  # matplotlib stays unloaded for other commands
+        named "model"), velocity as opacity, beat and bar grid. Prints the picture's path."""
+        from rtgen.plot import image_format, plot_piano_roll  # lazy: others skip matplotlib
 
         out = out or path.with_suffix(".png")
+        if not out.suffix:
+            out = out.with_name(out.name + ".png")  # else a PNG in a file named "out"
         if not out.parent.is_dir():
             raise RtgenError(f"{out.parent}: no such folder for the output")
+        image_format(out)  # an unsupported extension fails before the MIDI file is read
         piece = read_midi(path)
         plot_piano_roll(
             piece.notes,

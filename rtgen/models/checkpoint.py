@@ -9,6 +9,7 @@ pickled code, so a model file can never run code on load.
 from __future__ import annotations
 
 import dataclasses
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,17 @@ def read_checkpoint(path: Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise RtgenError(f"{path}: no such file")
+    # save_checkpoint always writes torch's zip format. Anything else (a MIDI or ONNX file,
+    # text) would reach the unpickler and be misreported as "pickled code" or a bare KeyError.
+    # A zip's local header with no readable directory is a cut-off copy, not another format.
+    with path.open("rb") as fh:
+        head = fh.read(4)
+    if not head:
+        raise RtgenError(f"{path}: cannot load checkpoint (empty file)")
+    if not zipfile.is_zipfile(path):
+        if head == b"PK\x03\x04":
+            raise RtgenError(f"{path}: cannot load checkpoint (truncated)")
+        raise RtgenError(f"{path}: not an rtgen checkpoint (not a torch zip file)")
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:

@@ -97,3 +97,28 @@ def test_missing_matplotlib_is_an_rtgen_error(
         monkeypatch.setitem(sys.modules, name, None)  # None in sys.modules: import fails
     with pytest.raises(RtgenError, match="pip install matplotlib"):
         plot_piano_roll([Note(0.0, 1.0, 60)], tmp_path / "x.png")
+
+
+def test_picture_format_follows_the_extension(tmp_path: Path) -> None:
+    """out.jpg is a JPEG, out.pdf a PDF, and "out" becomes out.png (was PNG bytes in all)."""
+    midi = _duet(tmp_path / "duet.mid")
+    for name, magic in (("out.jpg", b"\xff\xd8\xff"), ("out.pdf", b"%PDF"), ("out.svg", b"<?xml")):
+        res = _rtgen("plot", str(midi), "-o", str(tmp_path / name))
+        assert res.returncode == 0, res.stderr
+        assert (tmp_path / name).read_bytes().startswith(magic), name
+    res = _rtgen("plot", str(midi), "-o", str(tmp_path / "bare"))
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == str(tmp_path / "bare.png") and not (tmp_path / "bare").exists()
+    assert (tmp_path / "bare.png").read_bytes().startswith(PNG_SIGNATURE)
+
+
+def test_unsupported_extension_is_one_line_error(tmp_path: Path) -> None:
+    """An extension matplotlib cannot write is refused before anything is drawn."""
+    midi = _duet(tmp_path / "duet.mid")
+    res = _rtgen("plot", str(midi), "-o", str(tmp_path / "out.xyz"))
+    assert res.returncode == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot write .xyz pictures; use one of:" in lines[0]
+    assert "png" in lines[0] and not (tmp_path / "out.xyz").exists()
+    with pytest.raises(RtgenError, match=r"\.xyz"):
+        plot_piano_roll([Note(0.0, 1.0, 60, 100, Role.PLAYER)], tmp_path / "api.xyz")

@@ -183,3 +183,40 @@ def test_bad_inputs_are_one_line_errors(tmp_path: Path) -> None:
         gru,
     )
     _one_line_error(rtgen("export", str(gru)), "unknown model kind 'gru'")
+
+
+ASSETS = Path(__file__).resolve().parents[2] / "rtgen" / "assets"
+
+
+def test_export_refuses_what_is_not_a_checkpoint_by_its_suffix(tmp_path: Path) -> None:
+    """ONNX, MIDI and text files: "takes a checkpoint", never "pickled code" or "(101)"."""
+    text = tmp_path / "t.txt"
+    text.write_text("hello\n")
+    demo = sorted((ASSETS / "demo").glob("*.mid"))[0]
+    for path in (text, demo):
+        res = rtgen("export", str(path))
+        _one_line_error(res, "rtgen export takes a checkpoint (.ckpt) from training")
+        assert "pickled" not in res.stderr
+    _one_line_error(rtgen("export", str(ASSETS / "default.onnx")), "already an exported ONNX")
+
+
+@pytest.mark.parametrize("opset", ["3", "17", "999"])
+def test_export_refuses_opsets_it_cannot_write(ckpts: dict, tmp_path: Path, opset: str) -> None:
+    """--opset 3 used to exit 0 with an opset-18 file after an onnxscript traceback."""
+    out = tmp_path / "m.onnx"
+    res = rtgen("export", str(ckpts["lstm"]), "-o", str(out), "--opset", opset)
+    _one_line_error(res, f"--opset {opset}: rtgen exports opsets 18 to ")
+    assert not out.exists()
+
+
+def test_export_checks_the_output_folder_first(ckpts: dict, tmp_path: Path) -> None:
+    """A missing folder or a folder as output: one line, not the exporter's traceback."""
+    missing = tmp_path / "nonexistdir" / "m.onnx"
+    _one_line_error(rtgen("export", str(ckpts["lstm"]), "-o", str(missing)), "no such folder")
+    _one_line_error(rtgen("export", str(ckpts["lstm"]), "-o", str(tmp_path)), "is a folder")
+
+
+def test_export_does_not_print_the_exporters_log_chatter(exported: dict) -> None:
+    """ "torchvision is not installed. Skipping torchvision::nms" is not for users."""
+    for _, _, res in exported.values():
+        assert "torchvision" not in res.stderr, res.stderr

@@ -56,8 +56,9 @@ def test_pickled_code_is_refused_and_never_runs(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "reason"),
     [
-        (b"", "cannot load"),
-        (b"MThd\x00\x00\x00\x06 this is a MIDI file", "cannot load"),
+        (b"", "cannot load checkpoint \\(empty file\\)"),
+        (b"MThd\x00\x00\x00\x06 this is a MIDI file", "not a torch zip file"),
+        (b"hello\n", "not a torch zip file"),  # torch itself said only "(101)"
     ],
 )
 def test_foreign_or_empty_files_are_one_line_errors(
@@ -69,6 +70,15 @@ def test_foreign_or_empty_files_are_one_line_errors(
     with pytest.raises(RtgenError, match=reason) as exc:
         load_model(path)
     assert "\n" not in str(exc.value)
+
+
+def test_midi_and_onnx_files_are_not_called_pickled_code(tmp_path: Path) -> None:
+    """Only a real torch checkpoint refused by weights_only gets the "pickled" reason."""
+    assets = Path(__file__).resolve().parents[2] / "rtgen" / "assets"
+    for path in [assets / "default.onnx", *sorted((assets / "demo").glob("*.mid"))[:1]]:
+        with pytest.raises(RtgenError, match="not a torch zip file") as exc:
+            load_model(path)
+        assert "pickled" not in str(exc.value)
 
 
 def test_truncated_checkpoint_is_one_line_error(tmp_path: Path) -> None:

@@ -39,6 +39,7 @@ Limits (JACK; measured with jackd2 1.9.21 and python-rtmidi 1.5.8):
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from collections import deque
@@ -66,6 +67,9 @@ FLUSH_S = 0.02
 POLL_S = 0.001
 RTMIDI_QUEUE = 1024  # rtmidi's own input queue, in messages (at least)
 
+# (client, port) of the ports this process has open: a port's own output is also listed as
+# an input (and the other way round), and "--in rtgen" must not wire rtgen to itself.
+_OWN: set[tuple[str, str]] = set()
 _OPEN_ATTEMPTS = 3  # the port list may change between listing and opening (hot-plug)
 
 #: Seconds of recent messages whose tightest poll fixes where rtmidi's times lie.
@@ -146,6 +150,16 @@ class ArrivalStamper:
             bounds.popleft()
 
 
+def _is_own(name: str) -> bool:
+    """A port this process opened ("rtgen:rtgen out", JACK's renamed "rtgen-01:rtgen out",
+    ALSA's "rtgen:rtgen out 130:0")."""
+    client, _, port = name.partition(":")
+    return any(
+        re.fullmatch(re.escape(own_client) + r"(-\d+)?", client) and port.startswith(own_port)
+        for own_client, own_port in _OWN
+    )
+
+
 class _RtmidiPort:
     """What inputs and outputs share: a client, a name, presence, reconnect, close."""
 
@@ -169,6 +183,7 @@ class _RtmidiPort:
                 self._rt.open_virtual_port(label)
             else:
                 self.name = self._open_matching()
+            _OWN.add((client_name, label))
         except NotImplementedError:  # e.g. winmm has no virtual ports
             self._release()
             raise RtgenError(f"the {self.api} MIDI API cannot make virtual ports") from None
@@ -210,7 +225,8 @@ class _RtmidiPort:
         """Open the one port the pattern names; its name. Raises RtgenError (no/many match)."""
         for _ in range(_OPEN_ATTEMPTS):
             names = self._rt.get_ports()
-            index = match_port(self.pattern or "", names, self.kind)
+            others = [i for i, name in enumerate(names) if not _is_own(name)]
+            index = others[match_port(self.pattern or "", [names[i] for i in others], self.kind)]
             self._rt.open_port(index, self.label)
             # rtmidi opens by index: make sure the list did not shift under us.
             if self._rt.get_ports()[index : index + 1] == [names[index]]:
@@ -298,6 +314,7 @@ class _RtmidiPort:
         self._before_release()
         with self._lock:
             self._release()
+        _OWN.discard((self.client_name, self.label))
 
     def _before_release(self) -> None:
         """Runs once, after the port refuses new work and before the client goes."""

@@ -404,3 +404,22 @@ def test_panic_without_a_match_is_one_line_error_listing_ports(synth: Synth) -> 
     assert lines[0].startswith("rtgen: error: no MIDI output matches 'NoSuchSynth'")
     assert SYNTH in lines[0]
     assert synth.collect(timeout_s=0.3) == []
+
+
+def test_an_input_never_matches_this_process_own_output(synth: Synth) -> None:
+    """rtgen's own output port is listed among the inputs too; `--in rtgen` must not wire
+    rtgen to itself: the own port is left out of the match; another client's is not."""
+    with open_output(None, "jack", virtual=True):
+        assert "rtgen:rtgen out" in _jack_ports()
+        with pytest.raises(RtgenError, match="no MIDI input matches 'rtgen out'") as err:
+            open_input("rtgen out", "jack", client_name="rtgenOwnTest")
+        assert "rtgen:rtgen out" not in str(err.value)  # not even listed
+    peer = rtmidi.MidiOut(rtapi=rtmidi.API_UNIX_JACK, name="rtgenPeer")
+    peer.open_virtual_port("rtgen out")  # another program's port of the same name matches
+    try:
+        inp = open_input("rtgen out", "jack", client_name="rtgenOwnTest2")
+        assert inp.name == "rtgenPeer:rtgen out"
+        inp.close()
+    finally:
+        peer.close_port()
+        peer.delete()

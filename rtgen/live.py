@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import gc
 import logging
 import math
 import os
@@ -268,6 +269,12 @@ class LiveJam:
         # A thread that wants the GIL waits up to the switch interval (5 ms by default)
         # while the planner runs Python: the send thread and JACK's input callback must not.
         sys.setswitchinterval(GIL_SWITCH_S)
+        # A full garbage collection holds the GIL while it walks every object (tens of
+        # thousands once ONNX Runtime, numpy and mido are loaded): ~10 ms in which the send
+        # thread cannot run. Everything alive now lives as long as the jam, so it is frozen
+        # out of the collector's walks; later collections see only what the jam allocates.
+        gc.collect()
+        gc.freeze()
         self.scheduler.start()
         try:
             if self.s.program > 0:

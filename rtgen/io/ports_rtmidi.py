@@ -67,9 +67,10 @@ FLUSH_S = 0.02
 POLL_S = 0.001
 RTMIDI_QUEUE = 1024  # rtmidi's own input queue, in messages (at least)
 
-# (client, port) of the ports this process has open: a port's own output is also listed as
-# an input (and the other way round), and "--in rtgen" must not wire rtgen to itself.
-_OWN: set[tuple[str, str]] = set()
+# (client, port) of the outputs this process has open: each is also listed as an input, and
+# "--in rtgen" must not wire rtgen's output back into itself. (An output may still be opened
+# to one of our own inputs: the bench measures timing that way.)
+_OWN_OUTPUTS: set[tuple[str, str]] = set()
 _OPEN_ATTEMPTS = 3  # the port list may change between listing and opening (hot-plug)
 
 #: Seconds of recent messages whose tightest poll fixes where rtmidi's times lie.
@@ -150,13 +151,13 @@ class ArrivalStamper:
             bounds.popleft()
 
 
-def _is_own(name: str) -> bool:
-    """A port this process opened ("rtgen:rtgen out", JACK's renamed "rtgen-01:rtgen out",
+def _is_own_output(name: str) -> bool:
+    """An output this process opened ("rtgen:rtgen out", JACK's renamed "rtgen-01:rtgen out",
     ALSA's "rtgen:rtgen out 130:0")."""
     client, _, port = name.partition(":")
     return any(
         re.fullmatch(re.escape(own_client) + r"(-\d+)?", client) and port.startswith(own_port)
-        for own_client, own_port in _OWN
+        for own_client, own_port in _OWN_OUTPUTS
     )
 
 
@@ -183,7 +184,8 @@ class _RtmidiPort:
                 self._rt.open_virtual_port(label)
             else:
                 self.name = self._open_matching()
-            _OWN.add((client_name, label))
+            if self.kind == "output":
+                _OWN_OUTPUTS.add((client_name, label))
         except NotImplementedError:  # e.g. winmm has no virtual ports
             self._release()
             raise RtgenError(f"the {self.api} MIDI API cannot make virtual ports") from None
@@ -196,6 +198,10 @@ class _RtmidiPort:
             raise
 
     # -- hooks ------------------------------------------------------------------------------
+
+    def _is_ours(self, name: str) -> bool:
+        """A listed port this object must never connect to."""
+        return False
 
     def _make(self, rtapi: int) -> rtmidi.MidiIn | rtmidi.MidiOut:
         raise NotImplementedError
@@ -225,7 +231,7 @@ class _RtmidiPort:
         """Open the one port the pattern names; its name. Raises RtgenError (no/many match)."""
         for _ in range(_OPEN_ATTEMPTS):
             names = self._rt.get_ports()
-            others = [i for i, name in enumerate(names) if not _is_own(name)]
+            others = [i for i, name in enumerate(names) if not self._is_ours(name)]
             index = others[match_port(self.pattern or "", [names[i] for i in others], self.kind)]
             self._rt.open_port(index, self.label)
             # rtmidi opens by index: make sure the list did not shift under us.
@@ -314,7 +320,7 @@ class _RtmidiPort:
         self._before_release()
         with self._lock:
             self._release()
-        _OWN.discard((self.client_name, self.label))
+        _OWN_OUTPUTS.discard((self.client_name, self.label))
 
     def _before_release(self) -> None:
         """Runs once, after the port refuses new work and before the client goes."""
@@ -425,6 +431,9 @@ class MidiInput(_RtmidiPort):
         super().__init__(pattern, api, virtual, client_name, virtual_name)
         self._reader = threading.Thread(target=self._read_loop, name="rtgen-midi-in", daemon=True)
         self._reader.start()
+
+    def _is_ours(self, name: str) -> bool:
+        return _is_own_output(name)  # rtgen's own output, listed among the inputs
 
     def _make(self, rtapi: int) -> rtmidi.MidiIn:
         # rtmidi's queue only has to hold what arrives within one poll_s.

@@ -106,12 +106,12 @@ class Synth:
     def first_cc123(self, since: float) -> float | None:
         return self.first(since, lambda m: m[0] & 0xF0 == 0xB0 and m[1] == 123)
 
-    def orphan_offs(self) -> list[tuple[float, list[int]]]:
+    def orphan_offs(self, since: float = 0.0) -> list[tuple[float, list[int]]]:
         """Note-offs that found no note sounding (a message lost or reordered on the way)."""
         count: Counter = Counter()
         orphans = []
         for t, m in list(self.got):
-            if len(m) < 3 or m[0] & 0xF0 not in (0x80, 0x90):
+            if t < since or len(m) < 3 or m[0] & 0xF0 not in (0x80, 0x90):
                 continue
             key = (m[0] & 15, m[1])
             if m[0] & 0xF0 == 0x90 and m[2] > 0:
@@ -122,10 +122,25 @@ class Synth:
                 orphans.append((t, m))
         return orphans
 
-    def sounding(self) -> int:
-        """Notes left on, by note-on/note-off pairs per (channel, pitch) (not by CC123)."""
+    def settle(self, quiet_s: float = 0.1, limit_s: float = 1.0) -> None:
+        """Wait until nothing has arrived for ``quiet_s`` (at most ``limit_s``): the last
+        messages of a process that just exited may still be on their way through JACK."""
+        end = time.perf_counter() + limit_s
+        while time.perf_counter() < end:
+            with self._lock:
+                last = self._raw[-1][1] if self._raw else 0.0
+            if time.perf_counter() - last >= quiet_s:
+                return
+            time.sleep(quiet_s / 4)
+
+    def sounding(self, since: float = 0.0) -> int:
+        """Notes left on, by note-on/note-off pairs per (channel, pitch) (not by CC123),
+        counting what arrived from ``since`` on, once the port has gone quiet."""
+        self.settle()
         count: Counter = Counter()
-        for _, m in list(self.got):
+        for t, m in list(self.got):
+            if t < since:
+                continue
             key = (m[0] & 15, m[1]) if len(m) > 1 else None
             if m[0] & 0xF0 == 0x90 and m[2] > 0:
                 count[key] += 1

@@ -52,6 +52,24 @@ def reachable() -> bool:
     return True
 
 
+def spawn_dummy(name: str) -> tuple[subprocess.Popen, dict[str, str], Path]:
+    """Start ``jackd -n NAME`` on the dummy driver (RATE, PERIOD_FRAMES); its output goes
+    to a log file. Returns the process, the environment that names the server, the log.
+    Its own session: a Ctrl-C at the terminal reaches rtgen (or pytest) first."""
+    env = {**os.environ, "JACK_DEFAULT_SERVER": name, "JACK_NO_AUDIO_RESERVATION": "1"}
+    log_path = Path(tempfile.gettempdir()) / f"{name}.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            ["jackd", "-n", name, "-d", "dummy", "-r", str(RATE), "-p", str(PERIOD_FRAMES)],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return proc, env, log_path
+
+
 def wait_ready(name: str, proc: subprocess.Popen, env: dict[str, str]) -> bool:
     """Poll until the server answers (jack_wait -c); False if jackd exits or times out."""
     deadline = time.monotonic() + START_TIMEOUT_S
@@ -90,17 +108,7 @@ def jack_server() -> Iterator[JackServer]:
         raise RtgenError(f"no JACK server reachable and {', '.join(missing)} not found (jackd2)")
     name = f"rtgenbench-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     saved = {k: os.environ.get(k) for k in ("JACK_DEFAULT_SERVER", "JACK_NO_AUDIO_RESERVATION")}
-    env = {**os.environ, "JACK_DEFAULT_SERVER": name, "JACK_NO_AUDIO_RESERVATION": "1"}
-    log_path = Path(tempfile.gettempdir()) / f"{name}.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            ["jackd", "-n", name, "-d", "dummy", "-r", str(RATE), "-p", str(PERIOD_FRAMES)],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # a Ctrl-C at the terminal reaches the bench first
-        )
+    proc, env, log_path = spawn_dummy(name)
     try:
         if not wait_ready(name, proc, env):
             tail = " | ".join(log_path.read_text(errors="replace").strip().splitlines()[-2:])

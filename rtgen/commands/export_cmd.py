@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from enum import Enum
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import typer
 
 from rtgen.errors import RtgenError
+from rtgen.paths import check_writable
 
 
 class Format(str, Enum):
@@ -66,18 +66,6 @@ def _check_opset(opset: int, lowest: int) -> None:
         raise RtgenError(f"--opset {opset}: rtgen exports opsets {lowest} to {newest}")
 
 
-def _check_out(out: Path) -> None:
-    """A missing or read-only output folder is found before the export, not as its
-    traceback."""
-    folder = out.parent
-    if out.is_dir():
-        raise RtgenError(f"{out}: is a folder; give a file name for the output")
-    if not folder.is_dir():
-        raise RtgenError(f"{folder}: no such folder for the output")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise RtgenError(f"{folder}: cannot write there (permission denied)")
-
-
 def run_export(
     ckpt: Path, out: Path | None, fmt: Format, quantize: Quantize | None, opset: int, force: bool
 ) -> dict:
@@ -94,7 +82,7 @@ def run_export(
         _check_opset(opset, DEFAULT_OPSET)
     suffix = ".onnx" if fmt == Format.onnx else ".pt"
     out = out or ckpt.with_suffix(suffix)
-    _check_out(out)
+    check_writable(out, "-o")  # before minutes of export, not as its traceback
     model, meta = load_model(ckpt)
     meta = {**meta, "export": {"format": fmt.value, "opset": opset, "source": ckpt.name}}
     if fmt == Format.onnx:

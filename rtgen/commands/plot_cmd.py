@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
-from rtgen.errors import RtgenError
 from rtgen.io.midifile import read_midi
+from rtgen.paths import check_writable
 
 
 def register(app: typer.Typer) -> None:
@@ -34,8 +34,7 @@ def register(app: typer.Typer) -> None:
         out = out or path.with_suffix(".png")
         if not out.suffix:
             out = out.with_name(out.name + ".png")  # else a PNG in a file named "out"
-        if not out.parent.is_dir():
-            raise RtgenError(f"{out.parent}: no such folder for the output")
+        check_writable(out, "-o")
         image_format(out)  # an unsupported extension fails before the MIDI file is read
         piece = read_midi(path)
         plot_piano_roll(

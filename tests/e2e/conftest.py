@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import tempfile
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from rtgen.bench.jack import START_TIMEOUT_S, stop_server, wait_ready
+from rtgen.bench.jack import START_TIMEOUT_S, spawn_dummy, stop_server, wait_ready
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -44,17 +41,7 @@ def jack_server() -> Iterator[str]:
     if missing:
         _unavailable(f"{', '.join(missing)} not found (apt-get install jackd2)")
     name = f"rtgentest-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    env = {**os.environ, "JACK_DEFAULT_SERVER": name, "JACK_NO_AUDIO_RESERVATION": "1"}
-    log_path = Path(tempfile.gettempdir()) / f"{name}.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            ["jackd", "-n", name, "-d", "dummy", "-r", "48000", "-p", "64"],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # a Ctrl-C in pytest does not hit jackd first
-        )
+    proc, env, log_path = spawn_dummy(name)
     try:
         if not wait_ready(name, proc, env):
             what = (

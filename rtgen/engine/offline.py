@@ -31,7 +31,11 @@ class OfflineRig:
         self.engine = Engine(cfg, session, self.timeline, self.clock, self.scheduler)
 
     def run(self, inputs: list[tuple[int, tuple[int, ...]]], until_ns: int) -> None:
-        """Play ``inputs`` ((t_ns, message), any order) and run the engine until ``until_ns``."""
+        """Play ``inputs`` ((t_ns, message), any order) and run the engine until ``until_ns``.
+
+        The end is exclusive: a note due at ``until_ns`` is not started (the panic after
+        the run would end it at once, a zero-length note in the file)."""
+        last = until_ns - 1
         pending = sorted(inputs, key=lambda x: x[0])
         i = 0
         now = self.clock.now_ns()
@@ -45,7 +49,7 @@ class OfflineRig:
                 nxt.append(sched)
             now = max(now, min(nxt))
             self.clock.set(now)
-            self.scheduler.run_due(now)
+            self.scheduler.run_due(min(now, last))
             while i < len(pending) and pending[i][0] <= now:
                 self.engine.on_message(pending[i][1], pending[i][0])
                 i += 1
@@ -54,7 +58,7 @@ class OfflineRig:
                 # planning takes wall time the fake clock does not see, unless a test
                 # session advances it (a slow model): re-read the clock
                 now = self.clock.now_ns()
-            self.scheduler.run_due(now)
+            self.scheduler.run_due(min(now, last))
 
     def stop(self) -> None:
         """The panic sequence, as on any exit path."""

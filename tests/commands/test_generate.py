@@ -138,3 +138,23 @@ def test_negative_seed_is_refused_by_the_option(command: str, tmp_path: Path) ->
     )
     assert res.returncode == 2, res.stderr
     assert "--seed" in res.stderr and "Traceback" not in res.stderr
+
+
+@pytest.mark.parametrize("mode", ["continue", "duet"])
+def test_no_model_note_is_cut_to_nothing_at_the_end(mode: str) -> None:
+    """A note due at the very end of a generated piece is not started (it used to be, and
+    the closing panic ended it at once: a zero-length note in the file). Seeds 0-11 with the
+    bundled model gave 28 such notes before the fix."""
+    from rtgen.commands.generate_cmd import _session
+    from rtgen.config import PlaySettings
+    from rtgen.jam import jam_offline
+
+    session, call = _session(None), read_midi(DEMO_CALL).notes
+    notes = []
+    for seed in range(12):
+        settings = PlaySettings(mode=mode, seed=seed).validate()
+        notes += jam_offline(session, settings, seed, call, 16.0).model
+    assert len(notes) > 100
+    assert min(n.end - n.start for n in notes) >= 1 / 24, sorted(
+        notes, key=lambda n: n.end - n.start
+    )[:3]

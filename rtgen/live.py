@@ -564,6 +564,8 @@ class LiveJam:
             "sent": sched.sent,
             "late": sched.late,
             "max_late_ms": round(sched.max_late_ns / 1e6, 2),
+            # when that send was due, CLOCK_MONOTONIC seconds: to line it up with other logs
+            "max_late_at": round(sched.max_late_at_ns / 1e9, 6),
             "gated": self.gated,
             "floods": self.floods,
             "port_losses": self.port_losses,

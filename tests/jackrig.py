@@ -133,10 +133,7 @@ class Synth:
                 return
             time.sleep(quiet_s / 4)
 
-    def sounding(self, since: float = 0.0) -> int:
-        """Notes left on, by note-on/note-off pairs per (channel, pitch) (not by CC123),
-        counting what arrived from ``since`` on, once the port has gone quiet."""
-        self.settle()
+    def _open_keys(self, since: float) -> Counter:
         count: Counter = Counter()
         for t, m in list(self.got):
             if t < since:
@@ -146,7 +143,33 @@ class Synth:
                 count[key] += 1
             elif m[0] & 0xF0 in (0x80, 0x90) and count[key]:
                 count[key] -= 1
-        return sum(count.values())
+        return +count
+
+    def sounding(self, since: float = 0.0) -> int:
+        """Notes left on, by note-on/note-off pairs per (channel, pitch) (not by CC123),
+        counting what arrived from ``since`` on, once the port has gone quiet."""
+        self.settle()
+        return sum(self._open_keys(since).values())
+
+    def stuck_report(self, since: float = 0.0, last: int = 6) -> str:
+        """For a failing ``sounding()``: each key left on with its last note messages (seconds
+        before the final arrival), and the port's last messages: what a hanging note's story
+        was (a lost note-off, a second note-on, a message after the panic)."""
+        got = list(self.got)
+        end = got[-1][0] if got else 0.0
+        lines = []
+        for ch, pitch in sorted(self._open_keys(since)):
+            story = [
+                (round(t - end, 4), m)
+                for t, m in got
+                if t >= since
+                and len(m) > 1
+                and m[0] & 0xE0 == 0x80
+                and (m[0] & 15, m[1]) == (ch, pitch)
+            ]
+            lines.append(f"channel {ch} pitch {pitch}: {story[-last:]}")
+        lines.append(f"last messages: {[(round(t - end, 4), m) for t, m in got[-2 * last :]]}")
+        return "\n".join(lines)
 
 
 class Keyboard:

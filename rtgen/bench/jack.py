@@ -60,7 +60,11 @@ def spawn_dummy(name: str) -> tuple[subprocess.Popen, dict[str, str], Path]:
     log_path = Path(tempfile.gettempdir()) / f"{name}.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            ["jackd", "-n", name, "-d", "dummy", "-r", str(RATE), "-p", str(PERIOD_FRAMES)],
+            # -S, synchronous: each cycle waits for every client. In JACK2's default
+            # asynchronous mode a client that finishes late (a virtual machine's host took
+            # the CPU) has its MIDI read a cycle early or late, so a message arrives twice or
+            # never (seen here: a note-on twice, counted as a note left sounding).
+            ["jackd", "-S", "-n", name, "-d", "dummy", "-r", str(RATE), "-p", str(PERIOD_FRAMES)],
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=log,

@@ -88,6 +88,7 @@ class SchedulerStats:
     sent: int = 0  # messages sent from the queue (panic messages not included)
     late: int = 0  # sent later than late_tolerance_ns after their deadline
     max_late_ns: int = 0
+    max_late_at_ns: int = 0  # when the latest send was due (clock time): to find its cause
     rejected_past: int = 0  # schedule calls refused: the deadline had already passed
     dropped: int = 0  # queued messages discarded unsent (cancel_from, panic)
     recent_late_ns: deque[int] = field(default_factory=lambda: deque(maxlen=1024))
@@ -279,6 +280,7 @@ class Scheduler:
                     stats.late += 1
                 if late > stats.max_late_ns:
                     stats.max_late_ns = late
+                    stats.max_late_at_ns = t_ns - self.send_ahead_ns
         return sent
 
     def panic(self, hard: bool = False) -> int:

@@ -23,6 +23,7 @@ from rtgen.engine.keys import parse_key, scale_pitch_classes
 from rtgen.events import Role
 from rtgen.io.midifile import read_midi
 from tests.jackrig import Keyboard, Synth
+from tests.stalls import MachineStalls
 
 BPM = 120.0
 BEAT_S = 60.0 / BPM
@@ -160,7 +161,8 @@ def test_virtual_ports_appear_for_a_daw(rig: dict) -> None:
 
 def test_follows_an_external_midi_clock(rig: dict) -> None:
     """With --clock external and jack_midi_clock at 100 BPM, the answer sits on a grid whose
-    fitted tempo is 100 BPM (not rtgen's own 120), with p99 residual <= 10 ms."""
+    fitted tempo is 100 BPM (not rtgen's own 120), every onset within 10 ms of it but those
+    the machine itself held up (tests/stalls.py: canaries beside the run)."""
     env = dict(os.environ)
     clock = subprocess.Popen(
         ["jack_midi_clock", "-b", "100"],
@@ -168,6 +170,7 @@ def test_follows_an_external_midi_clock(rig: dict) -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    stalls = MachineStalls().start()
     try:
         proc = rig["start"]("--virtual", "--clock", "external", "--seed", "4")
         ports = _jack_ports()
@@ -191,16 +194,21 @@ def test_follows_an_external_midi_clock(rig: dict) -> None:
     finally:
         clock.terminate()
         clock.wait(timeout=5)
+        stalls.stop()
     assert code == 0, err
     assert len(ons) >= 4, err
     bpm, resid = _fit_grid(ons, beat_s / 12)
     p99 = np.percentile(resid, 99)
-    print(f"fitted tempo {bpm:.2f} BPM (clock: 100); residual p99 {p99:.2f} ms")
+    own, machine = stalls.judge(sorted(ons), resid, 10.0)
+    print(
+        f"fitted tempo {bpm:.2f} BPM (clock: 100); residual p99 {p99:.2f} ms; over 10 ms: "
+        f"{own} rtgen's own, {machine} during machine stalls; {stalls.summary()}"
+    )
     assert abs(bpm - 100.0) < 1.0  # it follows the DAW's tempo, not its own 120
     # The follower refits its tempo every tick, so its grid bends a little around the fitted
     # straight line (measured 2.9-5.6 ms p99 here, under load); 10 ms, a fifth of the 50 ms
     # grid step, still fails for onsets that ignore the grid.
-    assert p99 <= 10.0
+    assert not own, own
 
 
 def _fit_grid(times: list[float], step_s: float) -> tuple[float, np.ndarray]:

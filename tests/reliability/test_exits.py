@@ -66,7 +66,7 @@ def test_panic_reaches_the_synth_within_200_ms(rig: SimpleNamespace, how: str) -
         )
         assert code == (1 if fault else 0), err
         assert latency is not None and latency <= PANIC_BOUND_S * 1e3, err
-        assert rig.synth.sounding() == 0, err
+        assert rig.synth.sounding() == 0, rig.synth.stuck_report()
         if not fault:
             assert held and "Traceback" not in err, err  # notes were really cut off
 
@@ -90,4 +90,4 @@ def test_after_sigkill_rtgen_panic_clears_the_synth(rig: SimpleNamespace) -> Non
     print(f"\nSIGKILL: {hanging} notes left hanging; after `rtgen panic`: {rig.synth.sounding()}")
     assert hanging >= 1  # the kill really left a note on
     assert res.returncode == 0, res.stderr
-    assert rig.synth.sounding() == 0
+    assert rig.synth.sounding() == 0, rig.synth.stuck_report()

@@ -100,4 +100,4 @@ def test_ports_unplugged_and_replugged_mid_answer(rig: SimpleNamespace) -> None:
     )
     assert code == 0 and "Traceback" not in err, err
     assert first is not None and BEAT_S - 0.01 <= first - t_off <= 2 * BEAT_S + 0.02, err
-    assert rig.synth.sounding() == 0
+    assert rig.synth.sounding() == 0, rig.synth.stuck_report()

@@ -63,7 +63,7 @@ def test_fuzzed_input_never_crashes_and_the_next_call_is_answered(rig: SimpleNam
     assert st["in"] > count / 2 and st["ignored"] > 0, st
     assert rss1 - rss0 < 20, (rss0, rss1)
     assert _answered_normally(delay), (delay, err)
-    assert rig.synth.sounding() == 0
+    assert rig.synth.sounding() == 0, rig.synth.stuck_report()
 
 
 def test_flood_keeps_memory_flat_and_the_next_call_is_answered(rig: SimpleNamespace) -> None:
@@ -98,7 +98,7 @@ def test_flood_keeps_memory_flat_and_the_next_call_is_answered(rig: SimpleNamesp
     assert code == 0 and "Traceback" not in err, err
     assert max(peak, rss1) - rss0 <= 20, (rss0, peak, rss1)
     assert _answered_normally(delay), (delay, err)
-    assert rig.synth.sounding() == 0
+    assert rig.synth.sounding() == 0, rig.synth.stuck_report()
 
 
 def test_input_queue_is_bounded_and_counts_what_it_drops(rig: SimpleNamespace) -> None:
@@ -161,4 +161,4 @@ def test_feedback_loop_keeps_the_message_rate_bounded(rig: SimpleNamespace) -> N
     assert st["echoes"] > 0, st  # the loop was really there
     assert rates.max() <= 100, rates
     assert not late, late
-    assert rig.synth.sounding() == 0
+    assert rig.synth.sounding() == 0, rig.synth.stuck_report()

@@ -1,0 +1,121 @@
+"""Machine stalls: when the machine itself stopped running processes, measured beside rtgen.
+
+A virtual machine's CPUs are threads on a host that may run something else for a few
+milliseconds (steal time; seen here up to 28% and stalls of 10 ms on both CPUs at once).
+No process in the guest can be on time through that, so a timing test that fails on it
+tests the host. :class:`MachineStalls` runs one canary process pinned to each CPU that sleeps
+1 ms in a loop and records every wake-up later than ``threshold_ms``: a stall is a moment
+when a plain process on that CPU could not run. A late event of rtgen's is *the machine's*
+when a canary stalled over it; any other late event is rtgen's own, and fails the test.
+
+The canaries are separate processes, so rtgen's own faults (a garbage collection, a thread
+waiting for the GIL, a lock held by the planner) never show up in them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+# The canary: pinned to one CPU, sleep 1 ms, keep (start, lateness) of every late wake-up;
+# written out as JSON on SIGTERM. perf_counter is CLOCK_MONOTONIC, as rtgen's and the synth's.
+_CANARY = """
+import json, os, signal, sys, time
+os.sched_setaffinity(0, {int(sys.argv[1])})
+threshold, out, stalls, stop = float(sys.argv[2]), sys.argv[3], [], []
+signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+print("ready", flush=True)
+while not stop:
+    t = time.perf_counter()
+    time.sleep(0.001)
+    late = time.perf_counter() - t - 0.001
+    if late > threshold:
+        stalls.append((t + 0.001, late))
+with open(out, "w") as f:
+    json.dump(stalls, f)
+"""
+
+
+class MachineStalls:
+    """Canary processes, one per CPU, from ``start()`` to ``stop()`` (or a ``with`` block).
+
+    ``stalls`` is a list of (start seconds on perf_counter, length seconds), all CPUs."""
+
+    def __init__(self, threshold_ms: float = 1.0) -> None:
+        self.threshold_s = threshold_ms / 1e3
+        self.stalls: list[tuple[float, float]] = []
+        self._procs: list[tuple[subprocess.Popen, Path]] = []
+
+    def start(self) -> MachineStalls:
+        for cpu in sorted(os.sched_getaffinity(0)):
+            fd, name = tempfile.mkstemp(suffix=".stalls.json")
+            os.close(fd)
+            proc = subprocess.Popen(
+                [sys.executable, "-c", _CANARY, str(cpu), str(self.threshold_s), name],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            self._procs.append((proc, Path(name)))
+        for proc, _ in self._procs:
+            assert proc.stdout.readline().strip() == "ready"
+        return self
+
+    def stop(self) -> list[tuple[float, float]]:
+        for proc, _ in self._procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc, path in self._procs:
+            proc.wait(timeout=10)
+            proc.stdout.close()
+            self.stalls += [tuple(s) for s in json.loads(path.read_text() or "[]")]
+            path.unlink(missing_ok=True)
+        self._procs.clear()
+        self.stalls.sort()
+        return self.stalls
+
+    def __enter__(self) -> MachineStalls:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._procs:
+            self.stop()
+
+    def over(self, start: float, end: float) -> float:
+        """Seconds of the longest stall overlapping [start, end] (0.0 if none)."""
+        return max((s for t, s in self.stalls if t < end and t + s > start), default=0.0)
+
+    def longest(self) -> float:
+        return max((s for _, s in self.stalls), default=0.0)
+
+    def excuses(self, at: float, late_ms: float, bound_ms: float) -> bool:
+        """True when an event due at ``at`` (seconds) that came ``late_ms`` late was held up
+        by the machine: a stall overlapping the time it was waiting to go out, long enough
+        that without it the event would have been within ``bound_ms``."""
+        stall = self.over(at - 0.002, at + late_ms / 1e3)
+        return stall * 1e3 >= late_ms - bound_ms
+
+    def judge(self, times: list[float], errors_ms, bound_ms: float) -> tuple[list[float], int]:  # noqa: ANN001
+        """Events (arrival ``times``, seconds) more than ``bound_ms`` off their grid: the
+        errors (ms) that are rtgen's own, and how many the machine's stalls excuse. An error
+        is taken as lateness (a note cannot be sent early by more than its send-ahead)."""
+        own, machine = [], 0
+        for t, e in zip(times, errors_ms):
+            if e <= bound_ms:
+                continue
+            if self.excuses(t - e / 1e3, float(e), bound_ms):
+                machine += 1
+            else:
+                own.append(round(float(e), 2))
+        return own, machine
+
+    def summary(self) -> str:
+        worst = self.longest() * 1e3
+        over5 = sum(s > 0.005 for _, s in self.stalls)
+        return (
+            f"machine stalls over {self.threshold_s * 1e3:g} ms: {len(self.stalls)} "
+            f"(longest {worst:.1f} ms, {over5} over 5 ms)"
+        )

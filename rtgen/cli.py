@@ -31,6 +31,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: typer 0.29's rich tables print "<bool>" after every flag
 )
 
 inspect_cmd.register(app)

@@ -24,6 +24,7 @@ from rtgen.engine.portproto import OutputPort, PortVanishedError
 from rtgen.errors import RtgenError
 from rtgen.io.ports import open_input, open_output
 from rtgen.io.ports_rtmidi import MidiInput
+from tests.stalls import MachineStalls
 
 SYNTH = "rtgenTestSynth:midi_in"
 KEYBOARD = "rtgenTestKbd:midi_out"
@@ -186,7 +187,7 @@ def test_input_stamps_are_arrival_times_not_poll_times(keyboard: Keyboard) -> No
     polled: with a reader that polls only every 50 ms, each note is still stamped within a
     few ms after it was sent. SysEx and active sensing in between (discarded) must not
     take their time gaps with them."""
-    with MidiInput("rtgenTestKbd", "jack", poll_s=0.05) as inp:
+    with MidiInput("rtgenTestKbd", "jack", poll_s=0.05) as inp, MachineStalls() as stalls:
         for k in range(120):  # a message a millisecond: some land right before a poll
             keyboard.send((0xB0, 1, k))
             time.sleep(0.001)
@@ -201,7 +202,9 @@ def test_input_stamps_are_arrival_times_not_poll_times(keyboard: Keyboard) -> No
         time.sleep(0.12)
         got = {m[1]: t for m, t in inp.poll() if m[0] == 0x90}
     lags = [(got[pitch] - t) / 1e6 for pitch, t in zip(range(60, 66), sent)]
-    assert all(-0.1 <= lag <= 5.0 for lag in lags), f"stamp - send, ms: {lags}"
+    stamps = [got[pitch] / 1e9 for pitch in range(60, 66)]
+    own, _ = stalls.judge(stamps, lags, 5.0)  # a VM host's stall in between is not rtgen's
+    assert all(lag >= -0.1 for lag in lags) and not own, f"stamp - send, ms: {lags}; {own}"
 
 
 def test_full_input_queue_drops_oldest_and_counts(keyboard: Keyboard) -> None:

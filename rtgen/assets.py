@@ -25,10 +25,16 @@ def default_model() -> Path:
 def default_play_model(device: str = "auto") -> Path:
     """The bundled model the daemon plays: int8 on CPU, full precision on CUDA (dynamic
     int8 LSTM kernels exist only on CPU)."""
-    if device == "cuda" or (device == "auto" and cuda_available()):
+    if will_use_cuda(device):
         return default_model()
     int8 = ASSETS / PLAY_MODEL_CPU
     return int8 if int8.is_file() else default_model()
+
+
+def will_use_cuda(device: str) -> bool:
+    """Whether a session opened for ``device`` (auto, cpu, cuda) runs on CUDA: the one rule
+    for which bundled model plays (and which one `rtgen bench` times as the daemon's)."""
+    return device == "cuda" or (device == "auto" and cuda_available())
 
 
 def cuda_available() -> bool:

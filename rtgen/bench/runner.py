@@ -143,13 +143,13 @@ class _Run:
         self.figures["transformer_int8"] = figures
 
     def engine(self, files: ModelFiles) -> None:
-        from rtgen.assets import cuda_available
+        from rtgen.assets import will_use_cuda
         from rtgen.bench.listener import listener_latency
         from rtgen.bench.plan import PLAN_BEATS, plan_times
 
         # What rtgen play steps on CPU: int8 when there is one (rtgen.assets), else fp32;
         # fp32 is timed beside it when both exist.
-        on_cpu = self.opts.device == "cpu" or not cuda_available()
+        on_cpu = not will_use_cuda(self.opts.device)
         model = (files.int8 if on_cpu else None) or files.fp32 or files.int8
         session = "ort_int8" if model == files.int8 else "ort_fp32"
         for bpm in (120, 240):

@@ -124,10 +124,25 @@ class SentLog:
         return False
 
 
+def _owable(message: tuple[int, ...]) -> tuple[int, ...] | None:
+    """The message a returning synth is owed for ``message`` (a note-off as 0x80, CC64/120/
+    123 as they are), or None for one that need not be repeated."""
+    if is_note_off(message):
+        return (0x80 | message[0] & 0x0F, message[1], 0)
+    if len(message) == 3 and message[0] & 0xF0 == 0xB0 and message[1] in _OWED_CCS:
+        return tuple(message)
+    return None
+
+
 class GuardedOutput:
     """The output as the scheduler sees it: logs every send and never raises for a port that
     vanished. While the port is away, note-offs and CC64/CC120/CC123 are owed (one of each)
-    and :meth:`back` sends them first, so a synth that only lost its cable lets go."""
+    and :meth:`back` sends them first, so a synth that only lost its cable lets go.
+
+    A peer that goes away is noticed only at the next port check: what was sent in between
+    went nowhere, though the send succeeded. :meth:`away` is told when the port was last
+    seen, and owes again the note-offs and CCs sent since then (the last send time of each
+    is kept: at most 16 x 128 note-offs and a few CCs)."""
 
     def __init__(self, port, sent: SentLog, clock: MonotonicClock) -> None:  # noqa: ANN001
         self.port, self.sent, self.clock = port, sent, clock
@@ -135,6 +150,7 @@ class GuardedOutput:
         self.connected = True
         self.lost = 0  # sends that found the port gone
         self.owed: dict[tuple[int, ...], None] = {}
+        self._last_sent: dict[tuple[int, ...], int] = {}  # owable message -> last send, ns
         self.lock = threading.Lock()
         self.fault_after: int | None = None  # test hook: note-ons to send before a fault
 
@@ -146,6 +162,7 @@ class GuardedOutput:
                     self.fault_after = None
                     t = time.perf_counter_ns()
                     raise RuntimeError(f"RTGEN_TEST_FAULT=scheduler at t_ns={t}")
+            owable = _owable(message)
             if self.connected:
                 try:
                     self.port.send(message)
@@ -153,16 +170,23 @@ class GuardedOutput:
                     self.connected = False
                     self.lost += 1
                 else:
-                    self.sent.add(self.clock.now_ns(), message)
+                    now = self.clock.now_ns()
+                    self.sent.add(now, message)
+                    if owable is not None:
+                        self._last_sent[owable] = now
                     return
-            if is_note_off(message):
-                self.owed[(0x80 | message[0] & 0x0F, message[1], 0)] = None
-            elif len(message) == 3 and message[0] & 0xF0 == 0xB0 and message[1] in _OWED_CCS:
-                self.owed[message] = None
+            if owable is not None:
+                self.owed[owable] = None
 
-    def away(self) -> None:
+    def away(self, seen_ns: int | None = None) -> None:
+        """The port is gone; it was last seen present at ``seen_ns``: what was sent since
+        may never have arrived, so its note-offs and CCs are owed again."""
         with self.lock:
             self.connected = False
+            if seen_ns is not None:
+                for message, t in self._last_sent.items():
+                    if t >= seen_ns:
+                        self.owed[message] = None
 
     def back(self) -> int:
         """The port is open again: send what is owed (note-offs first), then carry on."""
@@ -219,6 +243,7 @@ class LiveJam:
         self.exit_code = 0
         self.notes_in = self.msgs_in = self.ignored = self.echoes = self.beats_skipped = 0
         self.port_losses = self.reconnects = 0
+        self._out_seen_ns = self.clock.now_ns()  # the output's last check found it present
         self.next_click_beat: int | None = None
         self.clock_started = False
         self._busy = self._stopping = self._out_away = self._in_away = False
@@ -466,10 +491,12 @@ class LiveJam:
     def _check_ports(self, now: int) -> None:
         """Five times a second: a port that vanished is reported, released, reopened."""
         out, present = self.out, self._present(self.out.port)
+        if not self._out_away and present and out.connected:
+            self._out_seen_ns = now
         if not self._out_away and (not present or not out.connected):
             self._out_away = True
             self.port_losses += 1
-            out.away()
+            out.away(self._out_seen_ns)
             log.warning("output port %s disappeared; will reconnect", out.name)
             self._call({"k": "cut"}, now)  # nothing after now was heard
             self._call({"k": "panic"}, now)  # the held notes become owed note-offs

@@ -6,7 +6,7 @@ from __future__ import annotations
 import signal
 import time
 
-from tests.stalls import MachineStalls
+from rtgen.bench.stalls import MachineStalls
 
 
 def test_a_stopped_machine_is_seen_and_excuses_only_what_it_covers() -> None:

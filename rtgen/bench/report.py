@@ -98,6 +98,9 @@ def _onsets(table: Table, figures: dict) -> None:
             note += f"{_num((fig['send_late_ms'] or {}).get('p99'))} ms"
             if cond == "loaded":
                 note += f"; {onset.get('burners')} CPU burners"
+            elif fig.get("machine_stalls"):  # the host taking the CPUs: no process is on time
+                m = fig["machine_stalls"]
+                note += f"; machine stalled {m['over_5ms']}x > 5 ms (longest {m['longest_ms']:g})"
         _row(table, f"onset error, {cond}", "ms", fig, note)
     if onset.get("rss_mb"):
         r = onset["rss_mb"]

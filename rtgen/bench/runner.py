@@ -170,6 +170,7 @@ class _Run:
         from rtgen.bench.burner import CpuBurner
         from rtgen.bench.jack import jack_server
         from rtgen.bench.onset import BPM, measure_onsets
+        from rtgen.bench.stalls import MachineStalls
 
         seconds = self.opts.seconds
         onset: dict = {"idle": None, "loaded": None, "bpm": BPM, "seconds": seconds}
@@ -180,7 +181,11 @@ class _Run:
                 onset["jack"] = server.describe()
                 self.progress(f"onset timing at a JACK port: {seconds:g} s idle")
                 rss_before = rss_mb()
-                onset["idle"], self.samples["onset.idle"] = measure_onsets(seconds, "idle")
+                # canaries beside the idle run only: under the burners they would measure
+                # the burners, not the machine
+                with MachineStalls() as stalls:
+                    onset["idle"], self.samples["onset.idle"] = measure_onsets(seconds, "idle")
+                onset["idle"]["machine_stalls"] = stalls.describe()
                 # the real-time part's own growth (the process's start/end RSS also counts
                 # loading torch and every model): a leak in the send path would show here
                 onset["rss_mb"] = {"start": rss_before, "end": rss_mb()}

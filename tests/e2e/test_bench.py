@@ -90,6 +90,8 @@ def test_bench_json_reports_every_figure(
     assert figures["skipped"] == {}
     assert figures["onset_ms"]["jack"] == {"server": jack_server, "started_by_bench": False}
     assert figures["onset_ms"]["idle"]["lost"] == 0
+    stalls = figures["onset_ms"]["idle"]["machine_stalls"]  # what the machine did meanwhile
+    assert stalls["count"] >= stalls["over_5ms"] >= 0 and stalls["longest_ms"] >= 0, stalls
     assert figures["transformer"]["source"].startswith("random weights")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rtgen.bench.stalls import MachineStalls
 from rtgen.engine.keys import parse_key, scale_pitch_classes
 from rtgen.events import Role
 from rtgen.io.midifile import read_midi
 from tests.jackrig import Keyboard, Synth
-from tests.stalls import MachineStalls
 
 BPM = 120.0
 BEAT_S = 60.0 / BPM
@@ -162,7 +162,7 @@ def test_virtual_ports_appear_for_a_daw(rig: dict) -> None:
 def test_follows_an_external_midi_clock(rig: dict) -> None:
     """With --clock external and jack_midi_clock at 100 BPM, the answer sits on a grid whose
     fitted tempo is 100 BPM (not rtgen's own 120), every onset within 10 ms of it but those
-    the machine itself held up (tests/stalls.py: canaries beside the run)."""
+    the machine itself held up (rtgen/bench/stalls.py: canaries beside the run)."""
     env = dict(os.environ)
     clock = subprocess.Popen(
         ["jack_midi_clock", "-b", "100"],

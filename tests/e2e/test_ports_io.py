@@ -20,11 +20,11 @@ from collections.abc import Callable, Iterator
 import pytest
 import rtmidi
 
+from rtgen.bench.stalls import MachineStalls
 from rtgen.engine.portproto import OutputPort, PortVanishedError
 from rtgen.errors import RtgenError
 from rtgen.io.ports import open_input, open_output
 from rtgen.io.ports_rtmidi import MidiInput
-from tests.stalls import MachineStalls
 
 SYNTH = "rtgenTestSynth:midi_in"
 KEYBOARD = "rtgenTestKbd:midi_out"

@@ -3,7 +3,7 @@
 Lateness is measured twice: at the synth (each onset's distance from one 1/12-beat grid
 fitted to all of them, as tests/e2e/test_play.py does; JACK's 1.33 ms period is in it) and
 by rtgen's own scheduler (``max_late_ms`` on its exit line, due at ``max_late_at``).
-Both are judged beside canaries on every CPU (tests/stalls.py): a note more than
+Both are judged beside canaries on every CPU (rtgen/bench/stalls.py): a note more than
 5 ms late while the machine itself had stopped running processes (a virtual machine's host
 took its CPUs) is counted as the machine's and printed; any other fails the test.
 ``RTGEN_LONG=1``: the slow model runs 60 s, the soak 10 minutes (CI: 10 s and 60 s).
@@ -17,8 +17,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from rtgen.bench.stalls import MachineStalls
 from tests.reliability.rig import grid_errors_ms, pick
-from tests.stalls import MachineStalls
 
 SOAK_BPM = 240.0
 BOUND_MS = 5.0

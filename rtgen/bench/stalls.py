@@ -1,5 +1,9 @@
 """Machine stalls: when the machine itself stopped running processes, measured beside rtgen.
 
+`rtgen bench` runs these canaries beside its idle onset run (so its figures say what the
+machine did meanwhile), and the timing tests beside theirs (to tell the machine's lateness
+from rtgen's).
+
 A virtual machine's CPUs are threads on a host that may run something else for a few
 milliseconds (steal time; seen here up to 28% and stalls of 10 ms on both CPUs at once).
 No process in the guest can be on time through that, so a timing test that fails on it
@@ -111,6 +115,15 @@ class MachineStalls:
             else:
                 own.append(round(float(e), 2))
         return own, machine
+
+    def describe(self) -> dict:
+        """For `rtgen bench --json`: how often and how long the machine stalled."""
+        return {
+            "over_ms": self.threshold_s * 1e3,
+            "count": len(self.stalls),
+            "over_5ms": sum(s > 0.005 for _, s in self.stalls),
+            "longest_ms": round(self.longest() * 1e3, 2),
+        }
 
     def summary(self) -> str:
         worst = self.longest() * 1e3

@@ -1,7 +1,9 @@
 """Parity of an exported model against its checkpoint, run after every export.
 
 512 teacher-forced steps on held-out tokens (the bundled demo pieces, which come from the
-corpus's test split): fp32 must match within 1e-4 on every logit; int8 is judged by top-1
+corpus's test split): fp32 must match on every logit within 1e-4 plus 1e-5 of the logit's
+size (numpy's allclose rule: float32 rounding grows with the values, and an untrained
+Transformer's logits reach +-260, where 1e-4 is a few ulps); int8 is judged by top-1
 agreement and mean KL divergence against fp32.
 """
 
@@ -17,7 +19,8 @@ from rtgen.io.midifile import read_midi
 from rtgen.tokens import encode_notes
 
 PARITY_STEPS = 512
-FP32_TOLERANCE = 1e-4
+FP32_TOLERANCE = 1e-4  # absolute part of the fp32 limit
+FP32_RTOL = 1e-5  # relative part: per logit, 1e-4 + 1e-5 * |logit|
 INT8_MIN_AGREEMENT = 0.95
 
 
@@ -45,6 +48,7 @@ def _softmax(x: np.ndarray) -> np.ndarray:
 @dataclass
 class Parity:
     max_abs_diff: float
+    max_excess: float  # max over logits of |diff| - FP32_RTOL * |reference|: fp32 passes <= 1e-4
     top1_agreement: float
     mean_kl: float  # KL(reference || candidate), nats per step
     steps: int
@@ -52,6 +56,7 @@ class Parity:
     def as_dict(self) -> dict:
         return {
             "max_abs_diff": self.max_abs_diff,
+            "max_excess": self.max_excess,
             "top1_agreement": self.top1_agreement,
             "mean_kl": self.mean_kl,
             "steps": self.steps,
@@ -62,7 +67,14 @@ def compare(reference: np.ndarray, candidate: np.ndarray) -> Parity:
     p, q = _softmax(reference.astype(np.float64)), _softmax(candidate.astype(np.float64))
     kl = float(np.mean(np.sum(p * (np.log(p + 1e-12) - np.log(q + 1e-12)), axis=-1)))
     agree = float(np.mean(reference.argmax(-1) == candidate.argmax(-1)))
-    return Parity(float(np.abs(reference - candidate).max()), agree, kl, len(reference))
+    diff = np.abs(reference.astype(np.float64) - candidate)
+    excess = float((diff - FP32_RTOL * np.abs(reference)).max())
+    return Parity(float(diff.max()), excess, agree, kl, len(reference))
+
+
+def fp32_matches(p: Parity) -> bool:
+    """Every logit within 1e-4 + 1e-5 * |logit| of the checkpoint's."""
+    return p.max_excess <= FP32_TOLERANCE
 
 
 def parity(reference_session, candidate_path: Path) -> Parity:  # noqa: ANN001

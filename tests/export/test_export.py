@@ -220,3 +220,33 @@ def test_export_does_not_print_the_exporters_log_chatter(exported: dict) -> None
     """ "torchvision is not installed. Skipping torchvision::nms" is not for users."""
     for _, _, res in exported.values():
         assert "torchvision" not in res.stderr, res.stderr
+
+
+def test_the_recipes_full_size_transformer_exports(tmp_path: Path) -> None:
+    """configs/transformer.toml's model, untrained (logits up to a few hundred), passes the
+    export's parity rule: 1e-4 absolute was a few float32 ulps at that size, and refused it."""
+    import tomllib
+
+    from rtgen.models.checkpoint import build_model, describe, save_checkpoint
+
+    recipe = Path(__file__).resolve().parents[2] / "configs" / "transformer.toml"
+    values = dict(tomllib.loads(recipe.read_text())["model"])
+    values.pop("kind")
+    torch.manual_seed(0)
+    model = build_model("transformer", values)
+    ckpt = tmp_path / "t.ckpt"
+    save_checkpoint(ckpt, model, describe(model, {"source": "test"}, {"valid": 5.0}))
+    res = rtgen("export", str(ckpt), "--json")
+    assert res.returncode == 0, res.stderr
+    report = json.loads(res.stdout.strip().splitlines()[-1])["parity"]
+    assert report["max_excess"] <= 1e-4 and report["top1_agreement"] == 1.0, report
+
+
+def test_parity_rule_scales_with_the_logit() -> None:
+    """1e-4 + 1e-5 x |logit|: 2e-4 off a logit of 200 passes, off a logit of 1 fails."""
+    from rtgen.export.verify import compare, fp32_matches
+
+    ref = np.array([[200.0, 1.0, -3.0]])
+    assert fp32_matches(compare(ref, ref + np.array([[2e-4, 0.0, 0.0]])))
+    assert not fp32_matches(compare(ref, ref + np.array([[0.0, 2e-4, 0.0]])))
+    assert fp32_matches(compare(ref, ref + np.array([[0.0, 5e-5, 0.0]])))

@@ -13,6 +13,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from rtgen.bench.stalls import MachineStalls
 from tests.reliability import fuzz
 from tests.reliability.rig import jack_ports, pick, send_paced
 
@@ -21,17 +22,20 @@ BEAT_S = 60.0 / BPM
 CALL = [60, 62, 64, 65]  # one bar: the answer is one bar too
 
 
-def _answer_delay(rig: SimpleNamespace) -> float | None:
-    """Play CALL; seconds from its last note-off to the first model note-on (or None)."""
-    t_off = rig.kbd.play(CALL, BEAT_S)
-    time.sleep(2 * BEAT_S + 0.3)
+def _answer(rig: SimpleNamespace) -> tuple[float | None, bool]:
+    """Play CALL: seconds from its last note-off to the first model note-on (or None), and
+    whether that is normal: on the first beat after one beat of silence (e2e's bound, +20
+    ms), or later only while the machine itself stalled (rtgen/bench/stalls.py)."""
+    with MachineStalls() as stalls:
+        t_off = rig.kbd.play(CALL, BEAT_S)
+        time.sleep(2 * BEAT_S + 0.3)
     ons = rig.synth.note_ons(t_off)
-    return ons[0][0] - t_off if ons else None
-
-
-def _answered_normally(delay: float | None) -> bool:
-    """The answer starts on the first beat after one beat of silence (e2e's bound)."""
-    return delay is not None and BEAT_S - 0.01 <= delay <= 2 * BEAT_S + 0.02
+    if not ons:
+        return None, False
+    delay = ons[0][0] - t_off
+    late_ms = (delay - 2 * BEAT_S) * 1e3 - 20.0  # past the bound
+    held_up = late_ms > 0 and stalls.excuses(ons[0][0] - late_ms / 1e3, late_ms, 0.0)
+    return delay, BEAT_S - 0.01 <= delay <= 2 * BEAT_S + 0.02 or held_up
 
 
 def test_fuzzed_input_never_crashes_and_the_next_call_is_answered(rig: SimpleNamespace) -> None:
@@ -48,7 +52,7 @@ def test_fuzzed_input_never_crashes_and_the_next_call_is_answered(rig: SimpleNam
     rss1 = proc.rss_mb()
     rig.kbd.all_notes_off()  # the keyboard's own panic: whatever the fuzz left held is up
     time.sleep(0.3)
-    delay = _answer_delay(rig)
+    delay, answered = _answer(rig)
     code, _ = proc.stop()
     st, err = proc.stats(), proc.stderr()
     sysex = sum(m[0] == 0xF0 for m in messages)
@@ -62,7 +66,7 @@ def test_fuzzed_input_never_crashes_and_the_next_call_is_answered(rig: SimpleNam
     assert code == 0 and "Traceback" not in err, err
     assert st["in"] > count / 2 and st["ignored"] > 0, st
     assert rss1 - rss0 < 20, (rss0, rss1)
-    assert _answered_normally(delay), (delay, err)
+    assert answered, (delay, err)
     assert rig.synth.sounding() == 0, rig.synth.stuck_report()
 
 
@@ -84,7 +88,7 @@ def test_flood_keeps_memory_flat_and_the_next_call_is_answered(rig: SimpleNamesp
         peak = max(peak, proc.rss_mb())
     assert proc.alive(), proc.stderr()
     time.sleep(0.5)
-    delay = _answer_delay(rig)
+    delay, answered = _answer(rig)
     rss1 = proc.rss_mb()
     code, _ = proc.stop()
     st, err = proc.stats(), proc.stderr()
@@ -97,7 +101,7 @@ def test_flood_keeps_memory_flat_and_the_next_call_is_answered(rig: SimpleNamesp
     )
     assert code == 0 and "Traceback" not in err, err
     assert max(peak, rss1) - rss0 <= 20, (rss0, peak, rss1)
-    assert _answered_normally(delay), (delay, err)
+    assert answered, (delay, err)
     assert rig.synth.sounding() == 0, rig.synth.stuck_report()
 
 

@@ -178,15 +178,14 @@ class GuardedOutput:
             if owable is not None:
                 self.owed[owable] = None
 
-    def away(self, seen_ns: int | None = None) -> None:
+    def away(self, seen_ns: int) -> None:
         """The port is gone; it was last seen present at ``seen_ns``: what was sent since
         may never have arrived, so its note-offs and CCs are owed again."""
         with self.lock:
             self.connected = False
-            if seen_ns is not None:
-                for message, t in self._last_sent.items():
-                    if t >= seen_ns:
-                        self.owed[message] = None
+            for message, t in self._last_sent.items():
+                if t >= seen_ns:
+                    self.owed[message] = None
 
     def back(self) -> int:
         """The port is open again: send what is owed (note-offs first), then carry on."""

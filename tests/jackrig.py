@@ -16,6 +16,23 @@ import rtmidi
 KBD, SYNTH = "rtgenRelKbd", "rtgenRelSynth"
 
 
+def open_keys(
+    got: list[tuple[float, list[int]]], since: float = 0.0, until: float = float("inf")
+) -> Counter:
+    """(channel, pitch) -> notes left on by note-on / note-off pairs among the messages that
+    arrived in [since, until) (CC123 not counted)."""
+    count: Counter = Counter()
+    for t, m in got:
+        if not since <= t < until or len(m) < 3:
+            continue
+        key = (m[0] & 15, m[1])
+        if m[0] & 0xF0 == 0x90 and m[2] > 0:
+            count[key] += 1
+        elif m[0] & 0xF0 in (0x80, 0x90) and count[key]:
+            count[key] -= 1
+    return +count
+
+
 class Synth:
     """A JACK MIDI input that keeps every message it gets with its arrival time, across
     restarts (a synth that quits and comes back is one synth to count notes on).
@@ -106,22 +123,6 @@ class Synth:
     def first_cc123(self, since: float) -> float | None:
         return self.first(since, lambda m: m[0] & 0xF0 == 0xB0 and m[1] == 123)
 
-    def orphan_offs(self, since: float = 0.0) -> list[tuple[float, list[int]]]:
-        """Note-offs that found no note sounding (a message lost or reordered on the way)."""
-        count: Counter = Counter()
-        orphans = []
-        for t, m in list(self.got):
-            if t < since or len(m) < 3 or m[0] & 0xF0 not in (0x80, 0x90):
-                continue
-            key = (m[0] & 15, m[1])
-            if m[0] & 0xF0 == 0x90 and m[2] > 0:
-                count[key] += 1
-            elif count[key]:
-                count[key] -= 1
-            else:
-                orphans.append((t, m))
-        return orphans
-
     def settle(self, quiet_s: float = 0.1, limit_s: float = 1.0) -> None:
         """Wait until nothing has arrived for ``quiet_s`` (at most ``limit_s``): the last
         messages of a process that just exited may still be on their way through JACK."""
@@ -133,23 +134,11 @@ class Synth:
                 return
             time.sleep(quiet_s / 4)
 
-    def _open_keys(self, since: float) -> Counter:
-        count: Counter = Counter()
-        for t, m in list(self.got):
-            if t < since:
-                continue
-            key = (m[0] & 15, m[1]) if len(m) > 1 else None
-            if m[0] & 0xF0 == 0x90 and m[2] > 0:
-                count[key] += 1
-            elif m[0] & 0xF0 in (0x80, 0x90) and count[key]:
-                count[key] -= 1
-        return +count
-
     def sounding(self, since: float = 0.0) -> int:
         """Notes left on, by note-on/note-off pairs per (channel, pitch) (not by CC123),
         counting what arrived from ``since`` on, once the port has gone quiet."""
         self.settle()
-        return sum(self._open_keys(since).values())
+        return sum(open_keys(self.got, since).values())
 
     def stuck_report(self, since: float = 0.0, last: int = 6) -> str:
         """For a failing ``sounding()``: each key left on with its last note messages (seconds
@@ -158,7 +147,7 @@ class Synth:
         got = list(self.got)
         end = got[-1][0] if got else 0.0
         lines = []
-        for ch, pitch in sorted(self._open_keys(since)):
+        for ch, pitch in sorted(open_keys(got, since)):
             story = [
                 (round(t - end, 4), m)
                 for t, m in got

@@ -102,17 +102,21 @@ class MachineStalls:
         stall = self.over(at - 0.002, at + late_ms / 1e3)
         return stall * 1e3 >= late_ms - bound_ms
 
+    def held_up(self, arrival: float, error_ms: float, bound_ms: float) -> bool:
+        """True when an event that arrived at ``arrival`` (seconds) ``error_ms`` off its time
+        is past ``bound_ms`` and the machine excuses it. The error is taken as lateness (a
+        note cannot be sent early by more than its send-ahead): it was due at arrival - error."""
+        error_ms = float(error_ms)
+        return error_ms > bound_ms and self.excuses(arrival - error_ms / 1e3, error_ms, bound_ms)
+
     def judge(self, times: list[float], errors_ms, bound_ms: float) -> tuple[list[float], int]:  # noqa: ANN001
         """Events (arrival ``times``, seconds) more than ``bound_ms`` off their grid: the
-        errors (ms) that are rtgen's own, and how many the machine's stalls excuse. An error
-        is taken as lateness (a note cannot be sent early by more than its send-ahead)."""
+        errors (ms) that are rtgen's own, and how many the machine's stalls excuse."""
         own, machine = [], 0
         for t, e in zip(times, errors_ms):
-            if e <= bound_ms:
-                continue
-            if self.excuses(t - e / 1e3, float(e), bound_ms):
+            if self.held_up(t, e, bound_ms):
                 machine += 1
-            else:
+            elif e > bound_ms:
                 own.append(round(float(e), 2))
         return own, machine
 
@@ -126,9 +130,8 @@ class MachineStalls:
         }
 
     def summary(self) -> str:
-        worst = self.longest() * 1e3
-        over5 = sum(s > 0.005 for _, s in self.stalls)
+        d = self.describe()
         return (
-            f"machine stalls over {self.threshold_s * 1e3:g} ms: {len(self.stalls)} "
-            f"(longest {worst:.1f} ms, {over5} over 5 ms)"
+            f"machine stalls over {d['over_ms']:g} ms: {d['count']} "
+            f"(longest {d['longest_ms']:.1f} ms, {d['over_5ms']} over 5 ms)"
         )

@@ -13,13 +13,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import rtmidi
 
-from tests.jackrig import KBD, SYNTH, Keyboard, Synth  # noqa: F401 - the rig's parts
+from tests.jackrig import KBD, SYNTH, Keyboard, Synth, open_keys  # noqa: F401 - the rig's parts
 
 RTGEN = [sys.executable, "-m", "rtgen"]
 LONG = os.environ.get("RTGEN_LONG") == "1"
@@ -150,13 +149,4 @@ def send_paced(kbd: Keyboard, messages: list[list[int]], rate: float, batch: int
 
 def open_notes(got: list[tuple[float, list[int]]], until: float) -> set[tuple[int, int]]:
     """(channel, pitch) of notes sounding at ``until`` by the messages that arrived before."""
-    count: Counter = Counter()
-    for t, m in got:
-        if t >= until or len(m) < 3:
-            continue
-        key = (m[0] & 15, m[1])
-        if m[0] & 0xF0 == 0x90 and m[2] > 0:
-            count[key] += 1
-        elif m[0] & 0xF0 in (0x80, 0x90) and count[key]:
-            count[key] -= 1
-    return {k for k, n in count.items() if n}
+    return set(open_keys(got, until=until))

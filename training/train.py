@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 from rtgen.errors import RtgenError
 from rtgen.models.checkpoint import build_model, describe, read_checkpoint, save_checkpoint
+from training import collectives
 from training.config import TrainConfig, load_recipe
 from training.data import WindowSampler, data_summary, eval_windows, load_split
 
@@ -121,9 +122,11 @@ class Run:
         mine = [self.sampler.gen.get_state(), torch.get_rng_state()]
         if self.world == 1:
             return [mine[0]], [mine[1]]
-        every: list = [None] * self.world
-        dist.all_gather_object(every, mine)
-        return [e[0] for e in every], [e[1] for e in every]
+        # NCCL gathers only device tensors; the states are restored from CPU copies
+        sampler_rng, torch_rng = (
+            [s.cpu() for s in collectives.all_gather(m.to(self.device), self.world)] for m in mine
+        )
+        return sampler_rng, torch_rng
 
     def _save(self, val_bits: float, improved: bool, minutes: float) -> None:
         sampler_rng, torch_rng = self._gather_rng()  # collective: every rank calls it
@@ -177,8 +180,7 @@ class Run:
         if self.world == 1:
             return flag
         t = torch.tensor([1 if flag else 0], device=self.device)
-        dist.broadcast(t, 0)
-        return bool(t.item())
+        return bool(collectives.broadcast(t, 0).item())
 
     def _checkpoint(self, bits: float, minutes: float) -> None:
         """Validate, save last (and best), append a metrics row."""
@@ -251,8 +253,8 @@ class Run:
         h = hashlib.sha256()
         for _, v in sorted(self.model.state_dict().items()):
             h.update(v.detach().cpu().contiguous().numpy().tobytes())
-        every: list = [None] * self.world
-        dist.all_gather_object(every, h.hexdigest())
+        digest = torch.frombuffer(bytearray(h.digest()), dtype=torch.uint8).to(self.device)
+        every = [bytes(d.cpu().tolist()).hex() for d in collectives.all_gather(digest, self.world)]
         if self.rank == 0:
             agree = len(set(every)) == 1
             (self.out / "ranks.json").write_text(

@@ -49,23 +49,35 @@ def test_resume_matches_uninterrupted_run(tiny_dataset: Path, tmp_path: Path) ->
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
 
 
-def test_torchrun_two_ranks_end_with_identical_weights(tiny_dataset: Path, tmp_path: Path) -> None:
-    """torchrun --nproc_per_node=2 on CPU (gloo) trains, and both ranks hold the same weights."""
+def _torchrun(data: Path, out: Path, *extra: str) -> dict:
+    """Two ranks on CPU (gloo); exit 0 (a rank that dies at exit fails it), and OUT/ranks.json."""
     cmd = [
         sys.executable,
         "-m",
         "torch.distributed.run",
+        "--standalone",  # a free port: a fixed one fails when anything else holds it
         "--nproc_per_node=2",
-        "--master_port=29571",
         "-m",
         "training.train",
         *TINY,
-        *_sets(tiny_dataset, tmp_path, "train.max_steps=30", "train.eval_every=15"),
+        *_sets(data, out, "train.max_steps=30", "train.eval_every=15"),
+        *extra,
     ]
     res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=180)
     assert res.returncode == 0, res.stderr[-2000:]
-    ranks = json.loads((tmp_path / "ranks.json").read_text())
-    assert len(ranks["weights_sha256"]) == 2 and ranks["agree"] is True
+    return json.loads((out / "ranks.json").read_text())
+
+
+def test_torchrun_two_ranks_agree_and_resume_exactly(tiny_dataset: Path, tmp_path: Path) -> None:
+    """torchrun --nproc_per_node=2: both ranks hold the same weights, and a run stopped at step 15
+    and resumed (every rank's RNG states gathered into the checkpoint) ends where one that never
+    stopped does."""
+    whole = _torchrun(tiny_dataset, tmp_path / "a")
+    _torchrun(tiny_dataset, tmp_path / "b", "--stop-at", "15")
+    resumed = _torchrun(tiny_dataset, tmp_path / "b", "--resume")
+    for ranks in (whole, resumed):
+        assert len(ranks["weights_sha256"]) == 2 and ranks["agree"] is True
+    assert resumed["weights_sha256"] == whole["weights_sha256"]
 
 
 def test_unknown_config_key_is_one_line_error(tmp_path: Path, capsys) -> None:  # noqa: ANN001

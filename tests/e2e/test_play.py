@@ -167,11 +167,28 @@ def test_virtual_ports_appear_for_a_daw(rig: dict) -> None:
     assert code == 0, err
 
 
+# A tick gap this far from the clock's period is a jump of the clock itself (ticks otherwise
+# jitter by about a JACK period, 1.33 ms, as the receiving client reads them once a cycle).
+CLOCK_JUMP_MS = 3.0
+# After a jump the follower's two-beat fit holds old ticks for two beats, and a note is planned
+# up to 1.25 beats before it sounds: onsets this long after a jump follow the old phase.
+CLOCK_SETTLE_BEATS = 3.5
+
+
 def test_follows_an_external_midi_clock(rig: dict) -> None:
-    """With --clock external and jack_midi_clock at 100 BPM, the answer sits on a grid whose
-    fitted tempo is 100 BPM (not rtgen's own 120), every onset within 10 ms of it but those
-    the machine itself held up (rtgen/bench/stalls.py: canaries beside the run)."""
+    """With --clock external and jack_midi_clock at 100 BPM, every onset of the answer lies on
+    the clock's 1/12-beat grid (two ticks, counted from Start) within 10 ms, judged against the
+    ticks as they arrived at a second test input: rtgen follows the DAW's phase and tempo, not
+    its own 120.
+
+    Two things are the machine's, not rtgen's, and are reported apart: onsets the machine held
+    up (canaries, rtgen/bench/stalls.py), and onsets just after the clock itself jumped. A
+    stall of the JACK server moves jack_midi_clock's phase by as much for good (the dummy
+    driver re-anchors its cycles after an xrun: SIGSTOP of jackd for 30 ms moved the ticks
+    +29 ms, measured), as a DAW's clock jumps after its own xrun; rtgen's fit follows within
+    CLOCK_SETTLE_BEATS, which is what a follower can do."""
     env = dict(os.environ)
+    ticks_in = Synth("rtgenTestTicks")
     clock = subprocess.Popen(
         ["jack_midi_clock", "-b", "100"],
         env=env,
@@ -186,6 +203,7 @@ def test_follows_an_external_midi_clock(rig: dict) -> None:
         dst_out = [ln.strip() for ln in ports.splitlines() if "rtgen out" in ln][0]
         for a, b in (
             ("jack_midi_clock:mclk_out", src_in),
+            ("jack_midi_clock:mclk_out", "rtgenTestTicks:in"),
             ("rtgenTestKbd:out", src_in),
             (dst_out, "rtgenTestSynth:in"),
         ):
@@ -196,37 +214,63 @@ def test_follows_an_external_midi_clock(rig: dict) -> None:
         t0 = time.perf_counter()
         rig["kbd"].play(CALL_C, beat_s=beat_s)
         time.sleep(beat_s * 8 + 1.0)
-        ons = [t for t, _ in rig["synth"].note_ons(t0)]
+        ons = sorted(t for t, _ in rig["synth"].note_ons(t0))
         code, err, _ = _stop(proc)
         subprocess.run(["jack_transport"], input="stop\nquit\n", text=True, timeout=10)
+        got = ticks_in.got
     finally:
         clock.terminate()
         clock.wait(timeout=5)
         stalls.stop()
+        ticks_in.delete()
     assert code == 0, err
     assert len(ons) >= 4, err
-    bpm, resid = _fit_grid(ons, beat_s / 12)
-    p99 = np.percentile(resid, 99)
-    own, machine = stalls.judge(sorted(ons), resid, 10.0)
-    print(
-        f"fitted tempo {bpm:.2f} BPM (clock: 100); residual p99 {p99:.2f} ms; over 10 ms: "
-        f"{own} rtgen's own, {machine} during machine stalls; {stalls.summary()}"
+    ticks = _ticks_since_start(got)
+    # Over whole beats: single gaps come in whole JACK periods (24.0 or 25.3 ms at 100 BPM).
+    period_ms = float(np.median(ticks[24:] - ticks[:-24])) / 24 * 1e3
+    assert abs(60_000 / (24 * period_ms) - 100.0) < 0.5, period_ms  # the clock is what we set
+    jumps = _clock_jumps(ticks, period_ms)
+    errors = np.array([_grid_error_ms(ticks, t, period_ms) for t in ons])
+    settle_s = CLOCK_SETTLE_BEATS * 24 * period_ms / 1e3
+    after_jump = np.array(
+        [any(j - period_ms / 1e3 <= t <= j + settle_s for j, _ in jumps) for t in ons]
     )
-    assert abs(bpm - 100.0) < 1.0  # it follows the DAW's tempo, not its own 120
-    # The follower refits its tempo every tick, so its grid bends a little around the fitted
-    # straight line (measured 2.9-5.6 ms p99 here, under load); 10 ms, a fifth of the 50 ms
-    # grid step, still fails for onsets that ignore the grid.
+    own, machine = stalls.judge(list(np.array(ons)[~after_jump]), errors[~after_jump], 10.0)
+    print(
+        f"{len(ons)} onsets; off the clock's grid p99 {np.percentile(errors, 99):.2f} ms, "
+        f"judged {np.percentile(errors[~after_jump], 99):.2f} ms; over 10 ms: {own} rtgen's "
+        f"own, {machine} during machine stalls; {int(after_jump.sum())} onsets within "
+        f"{CLOCK_SETTLE_BEATS} beats of a clock jump (jumps, ms: "
+        f"{[round(size, 1) for _, size in jumps]}); {stalls.summary()}"
+    )
+    # Not vacuous: a jump excuses at most CLOCK_SETTLE_BEATS of the 8-beat answer.
+    assert (~after_jump).sum() >= 4, (len(ons), jumps)
     assert not own, own
 
 
-def _fit_grid(times: list[float], step_s: float) -> tuple[float, np.ndarray]:
-    """Fit onsets to a 1/12-beat grid with free phase and tempo (the follower's tempo is an
-    estimate, so a rigid nominal grid would show its small error as drift); returns the
-    fitted BPM and the residuals in ms."""
-    t = np.asarray(sorted(times)) - min(times)
-    k = np.round(t / step_s)
-    slope, intercept = np.polyfit(k, t, 1)
-    return 60.0 / (12 * slope), np.abs(t - (intercept + slope * k)) * 1e3
+def _ticks_since_start(got: list[tuple[float, list[int]]]) -> np.ndarray:
+    """Arrival times of the clock ticks after the first Start: tick i marks beat i / 24."""
+    start = next(i for i, (_, m) in enumerate(got) if m[0] == 0xFA)
+    return np.array([t for t, m in got[start:] if m[0] == 0xF8])
+
+
+def _clock_jumps(ticks: np.ndarray, period_ms: float) -> list[tuple[float, float]]:
+    """(arrival of the tick after the gap, gap minus the period in ms) for each gap between
+    ticks more than CLOCK_JUMP_MS off the period."""
+    excess = np.diff(ticks) * 1e3 - period_ms
+    return [(float(ticks[i + 1]), float(e)) for i, e in enumerate(excess) if abs(e) > CLOCK_JUMP_MS]
+
+
+def _grid_error_ms(ticks: np.ndarray, t: float, period_ms: float) -> float:
+    """How far (ms) an onset at ``t`` lies from the clock's 1/12-beat grid (even ticks), by a
+    line through the ticks of the two beats before it: the ticks the follower had heard."""
+    idx = np.arange(len(ticks))
+    near = (ticks <= t) & (ticks > t - 48 * period_ms / 1e3)
+    if near.sum() < 2:  # the answer starts beats after Start, so this does not happen
+        raise AssertionError(f"no clock ticks heard before the onset at {t:.3f}")
+    slope, intercept = np.polyfit(idx[near], ticks[near], 1)  # seconds per tick
+    pos = (t - intercept) / slope  # in ticks since Start
+    return float(abs(pos / 2 - round(pos / 2)) * 2 * slope * 1e3)
 
 
 def test_demo_plays_to_a_port_and_leaves_nothing_sounding(rig: dict) -> None:

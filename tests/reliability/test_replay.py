@@ -78,6 +78,19 @@ def _file_beat0_s(origin_ns: int, first_in_beat: float, notes: list, bpm: float,
     return origin_ns / 1e9 + shift * 60.0 / bpm
 
 
+def _compare(log: Path, record: Path, replayed: list, stalls: MachineStalls):  # noqa: ANN202
+    """The live record's model notes, the replay's, what differs unexplained (_unexplained),
+    and the largest gap (ms). Tempo and bar come from the log's header."""
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    header, first_in = records[0], next(r for r in records if r["k"] == "in")
+    bpm, bar = header["settings"]["bpm"], header["settings"]["beats_per_bar"]
+    live_notes = read_midi(record).notes
+    beat0_s = _file_beat0_s(header["origin_ns"], first_in["b"], live_notes, bpm, bar)
+    live, again = _model_notes(live_notes), _model_notes(replayed)
+    wrong = _unexplained(live, again, 60.0 / bpm, beat0_s, stalls)
+    return live, again, wrong, _largest_ms(live, again, 60.0 / bpm)
+
+
 def test_replay_reproduces_the_model_notes_of_a_live_session(rig: SimpleNamespace) -> None:
     """The log holds every input with its time and beat, the seed, the settings and the
     model's sha256; `rtgen replay log -o out.mid` plays exactly the model notes that the
@@ -96,14 +109,11 @@ def test_replay_reproduces_the_model_notes_of_a_live_session(rig: SimpleNamespac
     assert res.returncode == 0, res.stderr
     lines = [json.loads(line) for line in log.read_text().splitlines()]
     header, inputs = lines[0], [r for r in lines if r["k"] == "in"]
-    live_notes = read_midi(live).notes
-    a, b = _model_notes(live_notes), _model_notes(read_midi(again).notes)
-    beat0_s = _file_beat0_s(header["origin_ns"], inputs[0]["b"], live_notes, BPM, 4)
-    wrong = _unexplained(a, b, BEAT_S, beat0_s, stalls)
+    a, b, wrong, gap = _compare(log, live, read_midi(again).notes, stalls)
     print(
         f"\nreplay: {len(inputs)} inputs logged ({len(lines)} records, "
         f"{log.stat().st_size / 1e3:.1f} kB); {len(a)} model notes live, {len(b)} replayed, "
-        f"{len(a) - len(wrong)} the same (largest gap {_largest_ms(a, b, BEAT_S):.2f} ms); "
+        f"{len(a) - len(wrong)} the same (largest gap {gap:.2f} ms); "
         f"{res.stdout.strip()}; {stalls.summary()}"
     )
     assert header["seed"] == 21 and header["settings"]["bpm"] == BPM
@@ -151,20 +161,11 @@ def test_replay_matches_the_live_loop_without_jack(tmp_path: Path) -> None:
         assert jam.run(seconds=6.0) == 0
     res = replay(log)
     aligned = bar_aligned(res.player, res.model, settings.beats_per_bar)
-    lines = log.read_text().splitlines()
-    header = json.loads(lines[0])
-    first_in = next(json.loads(line) for line in lines if '"k":"in"' in line)
-    live_notes = read_midi(record).notes
-    beat0_s = _file_beat0_s(
-        header["origin_ns"], first_in["b"], live_notes, settings.bpm, settings.beats_per_bar
-    )
-    live, again = _model_notes(live_notes), _model_notes(aligned)
-    wrong = _unexplained(live, again, 60.0 / settings.bpm, beat0_s, stalls)
-    gap = _largest_ms(live, again, 60.0 / settings.bpm)
+    live, again, wrong, gap = _compare(log, record, aligned, stalls)
     print(f"\nreplay without JACK: {len(live)} model notes live, {len(again)} replayed, ", end="")
     print(f"largest gap {gap:.2f} ms; {wrong}")
     assert live and not wrong, wrong
-    # a log that lost one clock read is caught
+    lines = log.read_text().splitlines()  # a log that lost one clock read is caught
     i = next(i for i, line in enumerate(lines) if '"k":"tick"' in line and '"r":[]' not in line)
     rec = json.loads(lines[i])
     rec["r"] = rec["r"][:-1]

@@ -2,12 +2,19 @@
 
 Every key of a preset is a field below (unknown keys and wrong types are one-line errors);
 ``[cc]`` maps MIDI controllers to actions. Channels are 1-16 as musicians count them.
+
+``SCHEMA`` holds the one rule for each field (type, range or choices, finite); presets, flags
+and session logs are all checked against it before any port opens, so a value that passes
+is one the engine can run with.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
+import stat
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,12 +24,18 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from rtgen.engine.clock import check_bpm
+from rtgen.engine.clock import MAX_BPM
 from rtgen.engine.keys import parse_key
-from rtgen.engine.modes import MODES
-from rtgen.errors import RtgenError
+from rtgen.engine.modes import BARGE_INS, MODES, STARTS, ModeConfig
+from rtgen.errors import RtgenError, short
+from rtgen.tokens import GRID_STEPS_PER_BEAT as G
 
 CC_ACTIONS = ("end_call", "panic", "temperature", "mode")
+MIN_BPM = 5.0  # slower, one beat lasts over 12 s (and 1e-300 BPM overflowed the clock)
+MAX_TEMPERATURE = 5.0  # logits / 5 is already close to uniform noise; the CC knob reaches 2
+MAX_BEATS = int(ModeConfig.max_answer_beats)  # an answer's longest: 32 beats
+MAX_LOOKAHEAD = 8  # beats sampled per plan; each costs model steps inside one beat's time
+SEED_LIMIT = 2**32  # seeds are 0 <= seed < 2**32 (fresh ones are drawn below 2**31)
 
 
 @dataclass
@@ -57,78 +70,211 @@ class PlaySettings:
     cc: dict[str, int] = field(default_factory=dict)  # action -> controller number
 
     def validate(self) -> PlaySettings:
-        try:
-            check_bpm(self.bpm)
-        except ValueError as exc:
-            raise RtgenError(f"--bpm: {exc}") from None
-        if self.mode not in MODES:
-            raise RtgenError(f"--mode must be one of {', '.join(MODES)}, not {self.mode!r}")
-        if self.clock not in ("internal", "external"):
-            raise RtgenError(f"--clock must be internal or external, not {self.clock!r}")
-        for name in ("out_channel", "duet_channel"):
-            if not 1 <= getattr(self, name) <= 16:
-                raise RtgenError(
-                    f"--{name.replace('_', '-')} must be 1..16, not {getattr(self, name)}"
-                )
-        if not 0 <= self.in_channel <= 16:
-            raise RtgenError(f"--in-channel must be 0 (all) or 1..16, not {self.in_channel}")
-        if self.program != -1 and not 1 <= self.program <= 128:
-            raise RtgenError(f"--program must be 1..128, not {self.program}")
-        if not self.temperature > 0:
-            raise RtgenError(f"--temperature must be > 0, not {self.temperature}")
-        if not 0 < self.top_p <= 1:
-            raise RtgenError(f"--top-p must be in (0, 1], not {self.top_p}")
-        if not (self.send_ahead_ms == -1 or 0 <= self.send_ahead_ms <= 20):
-            raise RtgenError(f"--send-ahead must be -1 (auto) or 0..20, not {self.send_ahead_ms}")
-        self.pitch_range()
-        if self.key and self.key.lower() != "none":
+        """Check every field against SCHEMA (an int given for a float becomes a float); the
+        first problem is an RtgenError naming the flag or key. (No rule spans two fields: a
+        range holds two neighbouring pitches, and every major or minor key has one of them.)"""
+        for f in dataclasses.fields(self):
+            rule = SCHEMA[f.name]
             try:
-                parse_key(self.key)
-            except ValueError as exc:
-                raise RtgenError(f"--key: {exc}") from None
-        for action, number in self.cc.items():
-            if action not in CC_ACTIONS:
-                raise RtgenError(f"[cc] unknown action {action!r}; known: {', '.join(CC_ACTIONS)}")
-            if not isinstance(number, int) or not 0 <= number <= 127:
-                raise RtgenError(f"[cc] {action} must be a controller number 0..127")
+                setattr(self, f.name, rule.check(getattr(self, f.name)))
+            except BadValue as exc:
+                raise RtgenError(f"{rule.flag or f.name} {exc}") from None
         return self
 
     def pitch_range(self) -> tuple[int, int]:
-        low, dash, high = self.range.partition("-")
+        """(lowest, highest) pitch of ``range``; an RtgenError if it is not a valid range."""
         try:
-            lo, hi = int(low), int(high)
+            return _parse_range(self.range)
+        except BadValue as exc:
+            raise RtgenError(f"--range {exc}") from None
+
+
+class BadValue(ValueError):
+    """A setting's value breaks its rule; the message says how ("must be ..., not ...")."""
+
+
+class BadType(BadValue):
+    """A setting's value is of the wrong type (only a preset or a session log can do this)."""
+
+
+_KINDS = {
+    int: "int (a whole number)",
+    float: "float (a number)",
+    str: "str (quoted text)",
+    bool: "bool (true or false)",
+    dict: "a table",
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What one setting may hold: its type, then choices, a parser, or a numeric range
+    (floats must also be finite). ``check`` is the only place a value is judged."""
+
+    kind: type
+    low: float | None = None  # the range, both ends included unless ..._open
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    also: float | None = None  # one value allowed outside the range (-1: auto / none)
+    choices: tuple[str, ...] = ()
+    parse: Callable[[Any], object] | None = None  # raises BadValue
+    flag: str | None = None  # the `rtgen play` flag, if the setting has one
+    text: str = ""  # what a value must be, where the range alone does not say it
+
+    def check(self, value: Any) -> Any:
+        """``value`` as the field holds it, or BadType / BadValue saying what it must be."""
+        value = self._typed(value)
+        if self.choices and value not in self.choices:
+            raise BadValue(f"must be one of {', '.join(self.choices)}, not {short(value)}")
+        if self.parse is not None:
+            self.parse(value)
+        if self.low is not None and value != self.also and not self._in_range(value):
+            raise BadValue(f"must be {self.describe()}, not {short(value)}")
+        return value
+
+    def _typed(self, value: Any) -> Any:
+        if type(value) is self.kind:
+            return dict(value) if self.kind is dict else value
+        if self.kind is float and type(value) is int:  # TOML's 90 for 90.0
+            try:
+                return float(value)
+            except OverflowError:
+                raise BadValue(f"must be {self.describe()}, not {short(value)}") from None
+        raise BadType(f"must be {_KINDS[self.kind]}, not {short(value)}")
+
+    def _in_range(self, value: float) -> bool:
+        if isinstance(value, float) and not math.isfinite(value):
+            return False
+        above = value > self.low if self.low_open else value >= self.low
+        below = value < self.high if self.high_open else value <= self.high
+        return above and below
+
+    def describe(self) -> str:
+        """The allowed values in words: "1..16", "-1 or 0..127", "in (0, 1]"."""
+        if self.text:
+            return self.text
+        if self.kind is int:
+            span = f"{self.low:d}..{self.high:d}"
+        else:
+            opened, closed = "(["[not self.low_open], ")]"[not self.high_open]
+            span = f"in {opened}{self.low:g}, {self.high:g}{closed}"
+        return span if self.also is None else f"{self.also:g} or {span}"
+
+
+def _parse_range(text: str) -> tuple[int, int]:
+    low, dash, high = text.partition("-")
+    try:
+        lo, hi = int(low), int(high)
+    except ValueError:
+        raise BadValue(f"must look like LOW-HIGH (e.g. 48-84), not {short(text)}") from None
+    if not (dash and 0 <= lo < hi <= 127):
+        raise BadValue(f"{lo}-{hi}: need 0 <= LOW < HIGH <= 127")
+    return lo, hi
+
+
+def _check_key(text: str) -> None:
+    if text and text.lower() != "none":
+        try:
+            parse_key(text)
         except ValueError:
-            raise RtgenError(
-                f"--range must look like LOW-HIGH (e.g. 48-84), not {self.range!r}"
+            raise BadValue(
+                "must be a key like 'C', 'Am', 'F#m' or 'Eb minor', 'none', or empty "
+                f"(estimate it from the player), not {short(text)}"
             ) from None
-        if not (dash and 0 <= lo < hi <= 127):
-            raise RtgenError(f"--range {self.range}: need 0 <= LOW < HIGH <= 127")
-        return lo, hi
+
+
+def _check_cc(table: dict) -> None:
+    seen: dict[int, str] = {}
+    for action, number in table.items():
+        if action not in CC_ACTIONS:
+            raise BadValue(f"has unknown action {short(action)}; known: {', '.join(CC_ACTIONS)}")
+        if type(number) is not int or not 0 <= number <= 127:
+            raise BadValue(f"{action} must be a controller number 0..127, not {short(number)}")
+        if number in seen:
+            raise BadValue(f"gives controller {number} to both {seen[number]} and {action}")
+        seen[number] = action
+
+
+# The one rule for each PlaySettings field, read by presets, flags and session logs alike.
+# Bounds are those the code that uses the value can run with (see each constant above).
+SCHEMA: dict[str, Rule] = {
+    "mode": Rule(str, choices=MODES, flag="--mode"),
+    "bpm": Rule(float, MIN_BPM, MAX_BPM, flag="--bpm"),
+    "beats_per_bar": Rule(int, 1, 16),
+    "clock": Rule(str, choices=("internal", "external"), flag="--clock"),
+    "send_clock": Rule(bool, flag="--send-clock"),
+    "temperature": Rule(float, 0, MAX_TEMPERATURE, low_open=True, flag="--temperature"),
+    "top_p": Rule(float, 0, 1, low_open=True, flag="--top-p"),
+    "min_p": Rule(float, 0, 1, high_open=True),  # 1 would drop even the best token
+    "key": Rule(str, parse=_check_key, flag="--key"),
+    "range": Rule(str, parse=_parse_range, flag="--range"),
+    "max_polyphony": Rule(int, 1, 16),
+    # Below one grid step the sampler's limit rounds to 0; above, no answer is that long.
+    "max_note_beats": Rule(
+        float, 1 / G, MAX_BEATS, text=f"a number of beats from 1/{G} (one grid step) to {MAX_BEATS}"
+    ),
+    "silence": Rule(float, 0, MAX_BEATS, low_open=True),  # beats; longer would never answer
+    "answer_bars": Rule(int, 0, MAX_BEATS),  # 0: as long as the call; capped at 32 beats
+    "answer_start": Rule(str, choices=STARTS),
+    "barge_in": Rule(str, choices=BARGE_INS),
+    "in_channel": Rule(int, 0, 16, flag="--in-channel", text="0 (all) or 1..16"),
+    "out_channel": Rule(int, 1, 16, flag="--out-channel"),
+    "duet_channel": Rule(int, 1, 16),
+    "program": Rule(int, 1, 128, also=-1, flag="--program"),
+    "thru": Rule(bool, flag="--thru"),
+    "metronome": Rule(bool, flag="--metronome"),
+    "seed": Rule(int, 0, SEED_LIMIT - 1, also=-1, flag="--seed"),
+    "device": Rule(str, choices=("auto", "cpu", "cuda"), flag="--device"),
+    "lookahead": Rule(int, 1, MAX_LOOKAHEAD),  # 0 planned nothing: rtgen never played
+    "send_ahead_ms": Rule(float, 0, 20, also=-1, flag="--send-ahead"),
+    "realtime": Rule(bool),
+    "cc": Rule(dict, parse=_check_cc),
+}
 
 
 def load_preset(path: Path | None) -> dict[str, Any]:
-    """Preset values as a dict (validated keys and types); {} without a preset."""
+    """Preset values as a dict, each checked against SCHEMA; {} without a preset."""
     if path is None:
         return {}
-    if not path.is_file():
-        raise RtgenError(f"{path}: no such preset file")
     try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise RtgenError(f"{path}: not a TOML preset (not UTF-8 text)") from None
+        doc = tomllib.loads(_read_preset(path))
     except tomllib.TOMLDecodeError as exc:
         raise RtgenError(f"{path}: not valid TOML ({exc})") from None
-    defaults = PlaySettings()
-    known = {f.name for f in dataclasses.fields(PlaySettings)}
+    except RecursionError:  # tomllib recurses into nested arrays and tables
+        raise RtgenError(f"{path}: not a preset (nested too deeply)") from None
     for key, value in doc.items():
-        if key not in known:
-            raise RtgenError(f"{path}: unknown key {key!r}; known: {', '.join(sorted(known))}")
-        want = type(getattr(defaults, key))
-        if want is float and type(value) is int:
-            doc[key] = float(value)
-        elif type(value) is not want:
-            raise RtgenError(f"{path}: {key} must be {want.__name__}, got {value!r}")
+        rule = SCHEMA.get(key)
+        if rule is None:
+            known = ", ".join(sorted(SCHEMA))
+            raise RtgenError(f"{path}: unknown key {short(key)}; known: {known}")
+        try:
+            doc[key] = rule.check(value)
+        except BadType as exc:
+            raise RtgenError(f"{path}: {key} {exc}") from None
+        except BadValue as exc:  # name the flag too: the same rule holds for it
+            named = f"{key} ({rule.flag})" if rule.flag else key
+            raise RtgenError(f"{path}: {named} {exc}") from None
     return doc
+
+
+def _read_preset(path: Path) -> str:
+    """The preset's text, or an RtgenError saying why it cannot be read."""
+    try:
+        mode = path.stat().st_mode
+        if stat.S_ISDIR(mode):
+            raise RtgenError(f"{path}: is a folder, not a preset file")
+        if not stat.S_ISREG(mode):  # a pipe or a device: reading could block for ever
+            raise RtgenError(f"{path}: not a regular file, so not a preset")
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise RtgenError(f"{path}: no such preset file") from None
+    except OSError as exc:
+        raise RtgenError(f"{path}: cannot read the preset ({exc.strerror or exc})") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise RtgenError(f"{path}: not a TOML preset (not UTF-8 text)") from None
 
 
 def merge(preset: dict[str, Any], flags: dict[str, Any]) -> PlaySettings:

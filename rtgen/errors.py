@@ -7,6 +7,17 @@ subclass would not be recognised: the catch is explicit.)
 
 from __future__ import annotations
 
+MAX_QUOTE = 80  # characters of a bad value an error message quotes (a value may be megabytes)
+
+
+def short(value: object) -> str:
+    """``repr(value)``, cut to at most MAX_QUOTE characters ("..." marks the cut)."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int too long to print (sys.get_int_max_str_digits)
+        text = f"<{type(value).__name__} too long to print>"
+    return text if len(text) <= MAX_QUOTE else text[: MAX_QUOTE - 3] + "..."
+
 
 class RtgenError(Exception):
     """A problem with the user's input (file, flag, port name): one line, no traceback."""

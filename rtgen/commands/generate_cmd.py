@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from rtgen.assets import ASSETS, default_play_model
-from rtgen.config import PlaySettings
+from rtgen.config import MAX_BEATS, PlaySettings
 from rtgen.engine.modes import MODES
 from rtgen.errors import RtgenError
 from rtgen.io.midifile import read_midi, write_midi
@@ -46,7 +46,8 @@ def register(app: typer.Typer) -> None:
             bpm=bpm,
             temperature=temperature,
             seed=seed,
-            answer_bars=bars if mode == "call-response" else 0,
+            # an answer is at most MAX_BEATS long: more bars than that change nothing
+            answer_bars=min(bars, MAX_BEATS) if mode == "call-response" else 0,
         ).validate()
         notes = read_midi(prime).notes if prime else []
         res = jam_offline(_session(model), settings, seed, notes, bars * settings.beats_per_bar)

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from rtgen.engine.listener import Listener
 
 MODES = ("call-response", "continue", "duet")
+STARTS = ("beat", "bar")  # an answer starts on the next beat or the next bar
+BARGE_INS = ("stop", "finish")  # the player comes back in: stop the answer, or finish it
 
 
 @dataclass
@@ -31,9 +33,9 @@ class ModeConfig:
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}")
-        if self.start not in ("beat", "bar"):
+        if self.start not in STARTS:
             raise ValueError(f"start must be 'beat' or 'bar', not {self.start!r}")
-        if self.barge_in not in ("stop", "finish"):
+        if self.barge_in not in BARGE_INS:
             raise ValueError(f"barge_in must be 'stop' or 'finish', not {self.barge_in!r}")
         if self.silence < 0 or self.max_answer_beats <= 0:
             raise ValueError("silence must be >= 0 and max_answer_beats > 0")

@@ -8,6 +8,8 @@ import resource
 import sys
 from pathlib import Path
 
+from rtgen.cpu import integer_path
+
 
 def _cpu_model() -> str:
     try:
@@ -28,10 +30,11 @@ def _version(module: str) -> str | None:
 
 
 def machine_info() -> dict:
-    """CPU model, core count, OS, and the Python / runtime versions in use."""
+    """CPU model, core count, its int8 kernel path, OS, and the Python / runtime versions in use."""
     return {
         "cpu": _cpu_model(),
         "cores": os.cpu_count(),
+        "int8_path": integer_path(),
         "platform": platform.platform(),
         "python": platform.python_version(),
         "onnxruntime": _version("onnxruntime"),

@@ -116,7 +116,8 @@ def build_table(figures: dict) -> Table:
     params = f", {m['parameters']:,} parameters" if m.get("parameters") else ""
     table = Table(
         title=f"rtgen bench: {Path(m['path']).name} ({m['kind']}{params})",
-        caption=f"{mach['cpu']}, {mach['cores']} cores; Python {mach['python']}, "
+        caption=f"{mach['cpu']}, {mach['cores']} cores, int8 path {mach.get('int8_path', '?')}; "
+        f"Python {mach['python']}, "
         f"onnxruntime {mach['onnxruntime']}, torch {mach['torch'] or 'not installed'}",
     )
     table.add_column("measure")

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from rtgen.assets import default_model
+from rtgen.cpu import integer_path
 from rtgen.errors import RtgenError
 
 
@@ -55,6 +56,7 @@ def model_info(path: Path) -> dict:
         "export": meta.get("export"),
         "code_version": meta.get("code_version"),
         "providers_available": providers,
+        "cpu_int8_path": integer_path(),
     }
 
 
@@ -79,6 +81,9 @@ def _print(info: dict) -> None:
     if info["export"]:
         lines.append(f"export     {json.dumps(info['export'])}")
     lines.append(f"providers  {', '.join(info['providers_available']) or 'none (no onnxruntime)'}")
+    lines.append(
+        f"cpu int8   {info['cpu_int8_path']} (how int8 figures on this machine are computed)"
+    )
     typer.echo("\n".join(lines))
 
 
@@ -91,6 +96,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     ) -> None:
         """Show a model's self-description (format, kind, parameters, vocabulary, grid,
-        training data, metrics, export parity) and the execution providers available here."""
+        training data, metrics, export parity), the execution providers available here, and
+        this CPU's int8 kernel path (VNNI, AVX2, ARM dot product)."""
         info = model_info(model or default_model())
         typer.echo(json.dumps(info)) if as_json else _print(info)

@@ -22,6 +22,7 @@ from rtgen.commands import (
     plot_cmd,
     ports_cmd,
     replay_cmd,
+    score_cmd,
 )
 from rtgen.errors import RtgenError
 
@@ -45,6 +46,7 @@ play_cmd.register(app)
 panic_cmd.register(app)
 bench_cmd.register(app)
 replay_cmd.register(app)
+score_cmd.register(app)
 
 
 @app.callback(invoke_without_command=True)

@@ -58,6 +58,10 @@ def jam_offline(
         "shifted": p.shifted,
         "dropped": p.dropped,
         "answers": rig.engine.mode.answers,
+        # the last answer's first beat, in the primer's beats (None: no answer)
+        "answer_start": rig.engine.mode.answer_start - LEAD_IN_BEATS
+        if rig.engine.mode.answers
+        else None,
         "seed": seed,
     }
     return JamResult(player, model, stats)

@@ -41,6 +41,7 @@ class TrainConfig:
     max_minutes: float = 0.0  # stop (and save) after this long; 0 = no limit
     threads: int = 0  # torch CPU threads; 0 = all cores
     log_every: int = 10
+    init: str = ""  # start from this checkpoint's weights (fine-tuning); "" = from scratch
 
 
 def _parse_value(text: str) -> Any:

@@ -22,7 +22,7 @@ def evaluate(model_path: Path, files: list[Path], baseline_path: Path | None) ->
     scorer = make_scorer(model_path)
     baseline = None
     if baseline_path is not None:
-        from training.baseline import NGram
+        from rtgen.ngram import NGram
 
         baseline = NGram.load(baseline_path)
     model_score, base_score = Score(), Score()

@@ -53,6 +53,7 @@ class Mode:
     def __init__(self, cfg: ModeConfig, listener: Listener) -> None:
         self.cfg, self.listener = cfg, listener
         self.state = "listening"
+        self.answer_start = 0  # beat where the current (or last) answer began
         self.answer_end = 0  # beat where the current answer ends
         self.answers = 0
 
@@ -99,6 +100,7 @@ class Mode:
         length = (
             cfg.answer_bars * bar if cfg.answer_bars else math.ceil(call_len / bar - 1e-9) * bar
         )
+        self.answer_start = beat
         self.answer_end = beat + int(min(max(length, bar), cfg.max_answer_beats))
         self.state = "answering"
         self.answers += 1

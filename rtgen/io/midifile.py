@@ -146,6 +146,14 @@ def _tempo_map(mid: mido.MidiFile, path: Path) -> list[tuple[float, float]]:
 
 def read_midi(path: str | Path, options: ReadOptions | None = None) -> Piece:
     """Read a type 0 or 1 MIDI file into a Piece; raise MidiFileError with the reason."""
+    tracks = read_midi_tracks(path, options)
+    notes = sorted(n for t in tracks for n in t.notes)
+    first = tracks[0]
+    return Piece(notes=notes, tempos=first.tempos, title=first.title, source=first.source)
+
+
+def read_midi_tracks(path: str | Path, options: ReadOptions | None = None) -> list[Piece]:
+    """One Piece per track that has notes (file order), by the same rules as read_midi."""
     opts = options or ReadOptions()
     path = Path(path)
     mid = _load(path)
@@ -155,7 +163,7 @@ def read_midi(path: str | Path, options: ReadOptions | None = None) -> Piece:
     if not ppq or ppq <= 0:
         raise MidiFileError(f"{path}: SMPTE time division is not supported")
     tempos = _tempo_map(mid, path)
-    raw: list[tuple[int, int, int, int, int, Role]] = []
+    raw: list[list[tuple[int, int, int, int, int, Role]]] = []
     drum_notes = 0
     for track in mid.tracks:
         tn = _TrackNotes(opts.sustain)
@@ -176,13 +184,21 @@ def read_midi(path: str | Path, options: ReadOptions | None = None) -> Piece:
             elif msg.type == "control_change" and msg.control == 64:
                 tn.pedal(ch, msg.value, tick)
         tn.close(tick)
-        raw += [(*n, role) for n in tn.notes]
+        if tn.notes:
+            raw.append([(*n, role) for n in tn.notes])
     if not raw:
         if drum_notes:
             raise MidiFileError(f"{path}: only drums (channel 10); use drums=True to keep them")
         raise MidiFileError(f"{path}: no notes")
-    notes = sorted(Note(s / ppq, e / ppq, p, v, role, ch) for s, e, p, v, ch, role in raw)
-    return Piece(notes=notes, tempos=tempos, title=path.stem, source=str(path))
+    return [
+        Piece(
+            notes=sorted(Note(s / ppq, e / ppq, p, v, role, ch) for s, e, p, v, ch, role in track),
+            tempos=tempos,
+            title=path.stem,
+            source=str(path),
+        )
+        for track in raw
+    ]
 
 
 def write_midi(

@@ -8,6 +8,7 @@ fast); an ONNX model is stepped token by token through the runtime session the d
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,7 +48,8 @@ class CheckpointScorer:
 
         self.model, self.meta = load_model(path)
 
-    def bits(self, seq: np.ndarray) -> float:
+    def bits(self, seq: np.ndarray, on_tokens: Callable[[int], None] | None = None) -> float:
+        """Total -log2 p of seq[1:]; ``on_tokens(n)`` once they are scored."""
         import torch
         import torch.nn.functional as F
 
@@ -59,6 +61,8 @@ class CheckpointScorer:
                 logits, _ = self.model(x[:, :-1])
                 logits = logits[0]
             nll = F.cross_entropy(logits, x[0, 1:], reduction="sum").item()
+        if on_tokens is not None:
+            on_tokens(max(len(seq) - 1, 0))
         return nll / LN2
 
 

@@ -312,6 +312,8 @@ class LiveJam:
             self.exit_code = 1
             log.error("internal error: %s: %s", type(exc).__name__, exc, exc_info=exc)
         finally:
+            # a status line (called once a second) ends before shutdown prints anything
+            getattr(self.status, "end", lambda: None)()
             self.shutdown()
         return self.exit_code
 

@@ -5,7 +5,8 @@
 
 Writes OUT/last.ckpt (with optimizer and RNG state, for --resume), OUT/best.ckpt (best
 validation NLL, weights only) and OUT/metrics.csv. A run that is killed resumes from its last
-validation point and then follows exactly the path of an uninterrupted run.
+validation point and then follows exactly the path of an uninterrupted run. The last line
+names the best checkpoint beside the n-gram baseline (OUT/best.ngram.npz) on the same tokens.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from rtgen.errors import RtgenError
+from rtgen.evaluate import find_baseline
 from rtgen.models.checkpoint import build_model, describe, read_checkpoint, save_checkpoint
+from rtgen.ngram import NGram
 from training import collectives
 from training.config import TrainConfig, load_recipe
 from training.data import WindowSampler, data_summary, eval_windows, load_split
@@ -59,6 +62,17 @@ def validate(model: torch.nn.Module, windows: torch.Tensor, device: str, batch: 
         count += w[:, 1:].numel()
     model.train()
     return total / max(count, 1) / LN2
+
+
+def ngram_bits(ngram: NGram, windows: torch.Tensor) -> float:
+    """An n-gram's mean bits per token over the validation windows: the tokens
+    :func:`validate` scores (each window's after its first), each window from its start."""
+    total, count = 0.0, 0
+    for w in windows.numpy():  # (seq_len + 1,) each
+        lp = ngram.log2_probs(w)
+        total -= float(lp.sum())
+        count += len(lp)
+    return total / max(count, 1)
 
 
 class Run:
@@ -246,6 +260,29 @@ class Run:
         if self.world > 1:
             self._check_ranks_agree()
             dist.destroy_process_group()
+        if self.rank == 0:
+            print(self.best_report())
+
+    def best_report(self) -> str:
+        """The run's last line: where the best checkpoint is, its validation figure, and the
+        n-gram baseline's on the same tokens when one lies beside it (as ``rtgen eval`` finds
+        it: OUT/best.ngram.npz or OUT/ngram.npz)."""
+        best = self.out / "best.ckpt"
+        if not best.is_file() or not math.isfinite(self.best):
+            return f"no best checkpoint: no validation ran (OUT {self.out})"
+        line = f"best checkpoint: {best} (valid {self.best:.4f} bits/token"
+        found = find_baseline(best)
+        if found is None:
+            hint = f"python -m training.baseline --data {self.cfg.data} --out {best.parent}"
+            return f"{line}; no n-gram baseline beside it: {hint}/best.ngram.npz)"
+        try:
+            ngram = NGram.load(found)
+        except RtgenError as exc:
+            return f"{line}; n-gram baseline unreadable: {exc.format_message()})"
+        base = ngram_bits(ngram, self.valid)
+        return (
+            f"{line}; n-gram baseline {base:.4f} on the same tokens, ratio {self.best / base:.2f})"
+        )
 
     def _check_ranks_agree(self) -> None:
         """Every rank hashes its final weights; rank 0 records them in OUT/ranks.json.

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from rtgen.assets import ASSETS, default_play_model
+from rtgen.commands.skips import read_one
 from rtgen.config import MAX_BEATS, PlaySettings
 from rtgen.engine.modes import MODES
 from rtgen.errors import RtgenError
@@ -49,7 +50,7 @@ def register(app: typer.Typer) -> None:
             # an answer is at most MAX_BEATS long: more bars than that change nothing
             answer_bars=min(bars, MAX_BEATS) if mode == "call-response" else 0,
         ).validate()
-        notes = read_midi(prime).notes if prime else []
+        notes = read_one(prime).notes if prime else []
         res = jam_offline(_session(model), settings, seed, notes, bars * settings.beats_per_bar)
         write_midi(res.player + res.model, out, bpm=bpm)
         typer.echo(

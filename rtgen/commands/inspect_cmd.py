@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from tqdm import tqdm
 
+from rtgen.commands.skips import require_some_read
 from rtgen.errors import MidiFileError, RtgenError
 from rtgen.fidelity import roundtrip
 from rtgen.io.midifile import ReadOptions, read_midi
@@ -120,7 +121,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Show how rtgen tokenizes MIDI files: notes, tokens, tokens per note, and round-trip
         fidelity (share of notes that come back with the same pitch, onset within half a grid
-        step and duration within one step). Unreadable files are skipped with a reason."""
+        step and duration within one step). Unreadable files are skipped with a reason; when
+        every file is, that is an error."""
         files = find_midi_files(paths)
         if not files:
             raise RtgenError("no MIDI files (*.mid, *.midi) in " + ", ".join(map(str, paths)))
@@ -128,6 +130,7 @@ def register(app: typer.Typer) -> None:
         # Progress goes to stderr, so `--json` output on stdout stays clean.
         bar = tqdm(files, desc="inspecting", unit="file", disable=len(files) <= 50, file=sys.stderr)
         rows = [inspect_file(f, opts) for f in bar]
+        require_some_read([r["skipped"] for r in rows if "skipped" in r], len(rows))
         summary = summarize(rows)
         if as_json:
             typer.echo(json.dumps(summary))

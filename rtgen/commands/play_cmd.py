@@ -7,6 +7,7 @@ import random
 import sys
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -14,6 +15,10 @@ from rtgen.assets import default_play_model
 from rtgen.config import PlaySettings, load_preset, merge
 from rtgen.errors import RtgenError
 from rtgen.paths import check_writable
+from rtgen.statusline import Field, StatusLine, fit
+
+if TYPE_CHECKING:
+    from rtgen.live import LiveJam
 
 VIRTUAL_IN, VIRTUAL_OUT = "rtgen-in", "rtgen-out"  # clients of --virtual's "rtgen in"/"out"
 
@@ -42,32 +47,89 @@ class Device(str, Enum):
     cuda = "cuda"
 
 
-def _status_printer(quiet: bool):  # noqa: ANN202
+# (label, figure) of the status's problem counters: sends that went out late, model notes
+# the planner moved or dropped, beats skipped, input messages dropped
+_COUNTERS = (
+    ("late", "late"),
+    ("shifted", "shifted"),
+    ("dropped", "dropped"),
+    ("skipped", "skipped"),
+    ("in-drop", "in_drop"),
+)
+
+
+def format_status(f: dict, width: int) -> str:
+    """The play status line for figures ``f`` (as :func:`_status_figures` gives them), fitted
+    to ``width`` columns (see :func:`status_fields`)."""
+    return fit(status_fields(f), width)
+
+
+def status_fields(f: dict) -> list[Field]:
+    """The play status's fields: mode, tempo and bar stay longest; zero problem counters go
+    first, then the step timings; the fixed-width full forms keep figures in place between
+    refreshes."""
+    return [
+        Field(f"{f['state']:<10}", f["state"], rank=0),
+        Field(f"{f['bpm']:6.1f} BPM", f"{f['bpm']:.0f} BPM", rank=0),
+        Field(f"bar {f['bar']:>4}", f"bar {f['bar']}", rank=1),
+        Field(f"in {f['in']:>5}", f"in {f['in']}", rank=2),
+        Field(f"out {f['out']:>5}", f"out {f['out']}", rank=2),
+        Field(
+            f"step p50 {f['p50_us']:5.0f} us p99 {f['p99_us']:5.0f} us",
+            f"p99 {f['p99_us']:.0f}us",
+            rank=4,
+        ),
+        *(
+            Field(f"{name} {f[key]}", f"{name} {f[key]}" if f[key] else "", 3)
+            for name, key in _COUNTERS
+        ),
+    ]
+
+
+def _status_figures(jam: LiveJam) -> dict:
+    eng = jam.engine
+    st, sched = eng.planner.stats, jam.scheduler.stats
+    steps = sorted(st.step_ns[-2000:]) or [0]
+    return {
+        "state": eng.mode.state,
+        "bpm": jam.timeline.bpm or 0.0,
+        "bar": int(jam.timeline.beat_at(jam.clock.now_ns()) // jam.s.beats_per_bar) + 1,
+        "in": jam.notes_in,
+        "out": st.notes,
+        "p50_us": steps[len(steps) // 2] / 1e3,
+        "p99_us": steps[int(len(steps) * 0.99)] / 1e3,
+        "late": sched.late,
+        "shifted": st.shifted,
+        "dropped": st.dropped,
+        "skipped": jam.beats_skipped,
+        "in_drop": getattr(jam.inp, "dropped", 0),
+    }
+
+
+class _PlayStatus:
+    """The live status of `rtgen play` on stderr; LiveJam calls it once a second, and
+    ``end()`` when the jam stops, before anything else is printed."""
+
+    def __init__(self) -> None:
+        self.line = StatusLine(sys.stderr)
+        for handler in logging.getLogger().handlers:  # warnings start on a clean line
+            handler.addFilter(self.line)
+
+    def __call__(self, jam: LiveJam) -> None:
+        if not jam.timeline.bpm:  # --clock external before the DAW's clock and Start arrive
+            self.line.show([Field("waiting for MIDI clock and Start on the input port")])
+            return
+        self.line.show(status_fields(_status_figures(jam)))
+
+    def end(self) -> None:
+        self.line.end()
+
+
+def _status_printer(quiet: bool) -> _PlayStatus | None:
     """A one-line live status on a terminal; nothing when --quiet or not a terminal."""
     if quiet or not sys.stderr.isatty():
         return None
-
-    def show(jam) -> None:  # noqa: ANN001
-        eng = jam.engine
-        st, sched = eng.planner.stats, jam.scheduler.stats
-        steps = sorted(st.step_ns[-2000:]) or [0]
-        p50, p99 = steps[len(steps) // 2] / 1e3, steps[int(len(steps) * 0.99)] / 1e3
-        beat = jam.timeline.beat_at(jam.clock.now_ns())
-        bpm = jam.timeline.bpm or 0.0
-        if not bpm:  # --clock external before the DAW's clock and Start arrive
-            sys.stderr.write("\rwaiting for MIDI clock and Start on the input port\x1b[K")
-            sys.stderr.flush()
-            return
-        line = (
-            f"{eng.mode.state:<10} {bpm:6.1f} BPM  bar {int(beat // jam.s.beats_per_bar) + 1:>4}"
-            f"  in {jam.notes_in:>5}  out {st.notes:>5}  step p50 {p50:5.0f} us p99 {p99:5.0f} us"
-            f"  late {sched.late} shifted {st.shifted} dropped {st.dropped}"
-            f" skipped {jam.beats_skipped}  in-drop {getattr(jam.inp, 'dropped', 0)}"
-        )
-        sys.stderr.write("\r" + line[:200] + "\x1b[K")
-        sys.stderr.flush()
-
-    return show
+    return _PlayStatus()
 
 
 def register(app: typer.Typer) -> None:
@@ -185,8 +247,8 @@ def register(app: typer.Typer) -> None:
             print("rtgen: stopped before the jam began", file=sys.stderr)
             raise typer.Exit(0) from None
         code = jam.run(seconds)
-        if not quiet:
-            print(f"\nrtgen: stopped ({jam.stop_reason})", file=sys.stderr)
+        if not quiet:  # the status line, if any, ended when the jam stopped
+            print(f"rtgen: stopped ({jam.stop_reason})", file=sys.stderr)
         print(
             "rtgen: stats " + " ".join(f"{k}={v}" for k, v in jam.summary().items()),
             file=sys.stderr,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from rtgen.io.midifile import read_midi
+from rtgen.commands.skips import read_one
 from rtgen.paths import check_writable
 
 
@@ -36,7 +36,7 @@ def register(app: typer.Typer) -> None:
             out = out.with_name(out.name + ".png")  # else a PNG in a file named "out"
         check_writable(out, "-o")
         image_format(out)  # an unsupported extension fails before the MIDI file is read
-        piece = read_midi(path)
+        piece = read_one(path)
         plot_piano_roll(
             piece.notes,
             out,

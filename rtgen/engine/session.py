@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -438,9 +439,16 @@ class SessionScorer:
         self.session = open_session(path, device)
         self.meta = self.session.meta
 
-    def bits(self, seq: np.ndarray) -> float:
+    def bits(self, seq: np.ndarray, on_tokens: Callable[[int], None] | None = None) -> float:
+        """Total -log2 p of seq[1:]; ``on_tokens(n)`` as every 256 tokens are scored (one
+        step each: a long piece takes seconds to minutes)."""
         self.session.reset()
         total = 0.0
-        for cur, nxt in zip(seq[:-1], seq[1:]):
+        for i, (cur, nxt) in enumerate(zip(seq[:-1], seq[1:]), start=1):
             total -= log_softmax(self.session.step(int(cur)))[int(nxt)]
+            if on_tokens is not None and i % 256 == 0:
+                on_tokens(256)
+        rest = max(len(seq) - 1, 0) % 256
+        if on_tokens is not None and rest:
+            on_tokens(rest)
         return total / math.log(2.0)

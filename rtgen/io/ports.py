@@ -178,16 +178,8 @@ def _quoted(names: list[str]) -> str:
     return ", ".join(f"'{n}'" for n in names)
 
 
-def match_port(pattern: str, names: list[str], kind: str) -> int:
-    """Index in ``names`` of the one port that ``pattern`` names; ``kind`` is input/output.
-
-    Rules, in order: a port whose whole name equals the pattern (ignoring case) wins; else
-    the pattern is a case-insensitive substring; if no name contains it and it is a valid
-    regex, ``re.search`` (ignoring case) is used. Exactly one port must match; none or several
-    raise RtgenError with a one-line message listing the ports. Pure: no rtmidi calls.
-    """
-    if not pattern:
-        raise RtgenError(f"empty MIDI {kind} name; {kind}s: {_quoted(names) or 'none'}")
+def _hits(pattern: str, names: list[str]) -> list[int]:
+    """Indices of the names ``pattern`` picks: exact (any case), else substring, else regex."""
     needle = pattern.casefold()
     hits = [i for i, n in enumerate(names) if n.casefold() == needle]
     if not hits:
@@ -199,10 +191,32 @@ def match_port(pattern: str, names: list[str], kind: str) -> int:
             regex = None
         if regex is not None:
             hits = [i for i, n in enumerate(names) if regex.search(n)]
+    return hits
+
+
+def match_port(pattern: str, names: list[str], kind: str, own: list[str] | None = None) -> int:
+    """Index in ``names`` of the one port that ``pattern`` names; ``kind`` is input/output.
+
+    Rules, in order: a port whose whole name equals the pattern (ignoring case) wins; else
+    the pattern is a case-insensitive substring; if no name contains it and it is a valid
+    regex, ``re.search`` (ignoring case) is used. Exactly one port must match; none or several
+    raise RtgenError with a one-line message listing the ports. ``own`` are this process's own
+    outputs, listed among the inputs but left out of ``names``: when only they match, the
+    message says so. Pure: no rtmidi calls.
+    """
+    if not pattern:
+        raise RtgenError(f"empty MIDI {kind} name; {kind}s: {_quoted(names) or 'none'}")
+    hits = _hits(pattern, names)
     if len(hits) == 1:
         return hits[0]
     if not hits:
-        listing = f"{kind}s: {_quoted(names)}" if names else f"there are no MIDI {kind}s"
+        other = " other" if own else ""
+        listing = f"{kind}s: {_quoted(names)}" if names else f"there are no{other} MIDI {kind}s"
+        if own and _hits(pattern, own):
+            raise RtgenError(
+                f"no MIDI {kind} matches {pattern!r} but this rtgen's own output, which it "
+                f"never listens to; {listing}"
+            )
         raise RtgenError(f"no MIDI {kind} matches {pattern!r}; {listing}")
     raise RtgenError(
         f"{pattern!r} matches {len(hits)} MIDI {kind}s: {_quoted([names[i] for i in hits])}; "

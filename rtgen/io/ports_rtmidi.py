@@ -38,8 +38,8 @@ Limits (JACK; measured with jackd2 1.9.21 and python-rtmidi 1.5.8):
 
 from __future__ import annotations
 
+import itertools
 import os
-import re
 import threading
 import time
 from collections import deque
@@ -67,10 +67,15 @@ FLUSH_S = 0.02
 POLL_S = 0.001
 RTMIDI_QUEUE = 1024  # rtmidi's own input queue, in messages (at least)
 
-# (client, port) of the outputs this process has open: each is also listed as an input, and
-# "--in rtgen" must not wire rtgen's output back into itself. (An output may still be opened
-# to one of our own inputs: the bench measures timing that way.)
-_OWN_OUTPUTS: set[tuple[str, str]] = set()
+# Names (as listed) of the outputs this process has open: each is also listed as an input,
+# and "--in rtgen" must not wire rtgen's output back into itself. Another rtgen's ports are
+# other clients' like any. (An output may still be opened to one of our own inputs: the bench
+# measures timing that way.)
+_OWN_OUTPUTS: set[str] = set()
+# APIs whose port names are looked up after opening (see _RtmidiPort._settle_name): JACK
+# renames a second client of the same name ("rtgen-out-01"), ALSA appends client:port numbers.
+_LOOKED_UP = ("jack", "alsa")
+_TAGS = itertools.count()
 _OPEN_ATTEMPTS = 3  # the port list may change between listing and opening (hot-plug)
 
 #: Seconds of recent messages whose tightest poll fixes where rtmidi's times lie.
@@ -152,19 +157,16 @@ class ArrivalStamper:
 
 
 def _is_own_output(name: str) -> bool:
-    """An output this process opened ("rtgen:rtgen out", JACK's renamed "rtgen-01:rtgen out",
-    ALSA's "rtgen:rtgen out 130:0")."""
-    client, _, port = name.partition(":")
-    return any(
-        re.fullmatch(re.escape(own_client) + r"(-\d+)?", client) and port.startswith(own_port)
-        for own_client, own_port in _OWN_OUTPUTS
-    )
+    """An output this process opened, by its name as listed ("rtgen-out:rtgen out", JACK's
+    renamed "rtgen-out-01:rtgen out", ALSA's "rtgen-out:rtgen out 130:0")."""
+    return name in _OWN_OUTPUTS
 
 
 class _RtmidiPort:
     """What inputs and outputs share: a client, a name, presence, reconnect, close."""
 
     kind = "port"  # "input" or "output": the word match_port and messages use
+    _lister: type[rtmidi.MidiIn | rtmidi.MidiOut]  # a client whose listing holds our port
 
     def __init__(
         self, pattern: str | None, api: str | None, virtual: bool, client_name: str, label: str
@@ -173,19 +175,26 @@ class _RtmidiPort:
         self.virtual = virtual
         self.client_name = client_name
         self.label = label  # our own port's name (the virtual port, or our end of the cable)
-        self.name = f"{client_name}:{label}"  # the peer's port name once connected
+        self.own_name = f"{client_name}:{label}"  # ours as listed; see _settle_name
+        self.name = self.own_name  # the peer's port name once connected
         self._lock = threading.Lock()
         self._vanished = False
         self._closed = False
         self._rt, self.api = self._new_client(api)
         try:
             self._prepare(self._rt)
+            # opened under a name no other port has, to find it in a listing
+            tag = f"{label} ~{os.getpid()}.{next(_TAGS)}" if self.api in _LOOKED_UP else label
             if virtual:
-                self._rt.open_virtual_port(label)
+                self._rt.open_virtual_port(tag)
             else:
-                self.name = self._open_matching()
+                self.name = self._open_matching(tag)
+            if tag != label:
+                self.own_name = self._settle_name(tag)
+            if virtual:
+                self.name = self.own_name
             if self.kind == "output":
-                _OWN_OUTPUTS.add((client_name, label))
+                _OWN_OUTPUTS.add(self.own_name)
         except NotImplementedError:  # e.g. winmm has no virtual ports
             self._release()
             raise RtgenError(f"the {self.api} MIDI API cannot make virtual ports") from None
@@ -227,18 +236,48 @@ class _RtmidiPort:
                 failures.append((name, _reason(exc)))
         raise no_usable_api(api, candidates, failures)
 
-    def _open_matching(self) -> str:
-        """Open the one port the pattern names; its name. Raises RtgenError (no/many match)."""
+    def _open_matching(self, label: str) -> str:
+        """Open the one port the pattern names, ours named ``label``; the peer's name.
+        Raises RtgenError (no/many match)."""
         for _ in range(_OPEN_ATTEMPTS):
             names = self._rt.get_ports()
             others = [i for i, name in enumerate(names) if not self._is_ours(name)]
-            index = others[match_port(self.pattern or "", [names[i] for i in others], self.kind)]
-            self._rt.open_port(index, self.label)
+            own = [name for name in names if self._is_ours(name)]
+            pattern = self.pattern or ""
+            index = others[match_port(pattern, [names[i] for i in others], self.kind, own)]
+            self._rt.open_port(index, label)
             # rtmidi opens by index: make sure the list did not shift under us.
             if self._rt.get_ports()[index : index + 1] == [names[index]]:
                 return names[index]
             self._rt.close_port()
         raise PortVanishedError(f"MIDI {self.kind}s kept changing while opening {self.pattern!r}")
+
+    def _settle_name(self, tag: str) -> str:
+        """Our port's name as other clients list it, then renamed from ``tag`` to the label.
+
+        The backend may name it otherwise than asked: JACK renames a client whose name is
+        taken ("rtgen-out-01", a second rtgen), ALSA appends numbers. A client of the other
+        direction lists it (ours is among its ports); ``tag`` is unique, so the one listed
+        name holding it is ours, even while another rtgen opens the same ports.
+        """
+        found: list[str] = []
+        lister = None
+        try:
+            with _quiet_stderr():
+                lister = self._lister(rtapi=API_NAMES[self.api], name="rtgen")
+                found = [name for name in lister.get_ports() if f":{tag}" in name]
+        except rtmidi.RtMidiError:
+            pass
+        finally:
+            if lister is not None:
+                lister.delete()
+        try:
+            self._rt.set_port_name(self.label)
+        except (rtmidi.RtMidiError, NotImplementedError):
+            self.label = tag  # it keeps the name it has: still a working port
+        if len(found) != 1:
+            return f"{self.client_name}:{self.label}"
+        return found[0].replace(f":{tag}", f":{self.label}", 1)
 
     # -- hot-plug ---------------------------------------------------------------------------
 
@@ -269,7 +308,7 @@ class _RtmidiPort:
                 self._vanished = True
                 return False
             try:
-                match_port(self.pattern or "", names, self.kind)
+                match_port(self.pattern or "", self._others(names), self.kind)
             except RtgenError:
                 return False
             return True
@@ -286,12 +325,12 @@ class _RtmidiPort:
             if self.virtual:
                 return
             try:
-                match_port(self.pattern or "", self._list(), self.kind)  # before closing
+                match_port(self.pattern or "", self._others(self._list()), self.kind)  # first
             except RtgenError as exc:
                 raise PortVanishedError(exc.format_message()) from None
             try:
                 self._rt.close_port()
-                self.name = self._open_matching()
+                self.name = self._open_matching(self.label)
             except RtgenError as exc:  # the list changed between the check and the open
                 self._vanished = True
                 raise PortVanishedError(exc.format_message()) from None
@@ -302,6 +341,10 @@ class _RtmidiPort:
                 ) from None
             self._reopened()
             self._vanished = False
+
+    def _others(self, names: list[str]) -> list[str]:
+        """The listed ports this object may connect to (as ``_open_matching`` matches)."""
+        return [name for name in names if not self._is_ours(name)]
 
     def _list(self) -> list[str]:
         try:
@@ -320,7 +363,7 @@ class _RtmidiPort:
         self._before_release()
         with self._lock:
             self._release()
-        _OWN_OUTPUTS.discard((self.client_name, self.label))
+        _OWN_OUTPUTS.discard(self.own_name)
 
     def _before_release(self) -> None:
         """Runs once, after the port refuses new work and before the client goes."""
@@ -357,6 +400,7 @@ class MidiOutput(_RtmidiPort):
     """
 
     kind = "output"
+    _lister = rtmidi.MidiIn  # lists our port (a source) among its inputs
 
     def __init__(
         self,
@@ -406,6 +450,7 @@ class MidiInput(_RtmidiPort):
     """
 
     kind = "input"
+    _lister = rtmidi.MidiOut  # lists our port (a destination) among its outputs
 
     def __init__(
         self,

@@ -59,3 +59,66 @@ def test_nothing_readable_is_an_error_naming_the_reason(tmp_path: Path, as_json:
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("rtgen: error: no readable MIDI files: ")
     assert "no MThd header" in lines[0] and res.stdout == ""
+
+
+JSON_KEYS = [
+    "model",
+    "files",
+    "skipped",
+    "skipped_files",
+    "tokens",
+    "notes",
+    "nll_bits_per_token",
+    "nll_bits_per_note",
+    "baseline",
+    "baseline_nll_bits_per_token",
+    "baseline_nll_bits_per_note",
+    "ratio_to_baseline",
+]
+
+
+def _eval_with_terminal_stderr(*args: str) -> tuple[int, str, str]:
+    """rtgen eval with stderr on a pseudo-terminal (as a user sees it), stdout on a pipe."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    leader, follower = pty.openpty()
+    # 30 rows x 100 columns: a fresh pseudo-terminal has 0 columns, where tqdm draws nothing
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rtgen", "eval", *args],
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        text=True,
+    )
+    os.close(follower)
+    err = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # EIO: the child closed its end
+            break
+        if not chunk:
+            break
+        err += chunk
+    out = proc.stdout.read()
+    code = proc.wait(timeout=300)
+    os.close(leader)
+    return code, out, err.decode(errors="replace")
+
+
+def test_progress_on_a_terminal_leaves_json_unchanged() -> None:
+    """On a terminal eval shows a progress bar in tokens on stderr; --json on stdout is the
+    same object as without a terminal (same keys, same figures), and without a terminal
+    stderr stays empty."""
+    folder = str(DEMO.parent)
+    plain = _eval(folder, "--json")
+    assert plain.returncode == 0 and plain.stderr == "", plain.stderr
+    code, out, err = _eval_with_terminal_stderr(folder, "--json")
+    assert code == 0, err
+    assert json.loads(out) == json.loads(plain.stdout)
+    assert list(json.loads(out)) == JSON_KEYS
+    assert "eval: 100%" in err and "tok" in err, err

@@ -9,9 +9,11 @@ as a subprocess and is only ever talked to through its ports and signals.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -290,3 +292,78 @@ def test_demo_plays_to_a_port_and_leaves_nothing_sounding(rig: dict) -> None:
     ons = rig["synth"].note_ons(t0)
     assert len(ons) == len(played) and "played" in res.stdout, (len(ons), len(played))
     assert rig["synth"].sounding() == 0
+
+
+class _Loud:
+    """`rtgen play` without --quiet: its stderr read on a thread, so the start line (the
+    ports it opened) can be awaited while it runs."""
+
+    def __init__(self, *args: str) -> None:
+        self.proc = subprocess.Popen(
+            [*RTGEN, "play", "--api", "jack", "--seed", "6", *args],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stderr:
+            self.lines.append(line.rstrip("\n"))
+
+    def started(self, timeout_s: float = 30.0) -> str:
+        """The start line ("rtgen: call-response at 120 BPM, in '...', out '...', ...")."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            hit = [ln for ln in self.lines if ln.endswith("Ctrl-C to stop")]
+            if hit:
+                return hit[0]
+            assert self.proc.poll() is None, self.lines
+            time.sleep(0.05)
+        raise AssertionError(f"no start line within {timeout_s} s: {self.lines}")
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        try:
+            code = self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+        self._reader.join(timeout=5)
+        return code
+
+
+def _in_out(start_line: str) -> tuple[str, str]:
+    found = re.search(r"in '([^']+)', out '([^']+)'", start_line)
+    assert found, start_line
+    return found.group(1), found.group(2)
+
+
+def test_several_rtgens_print_real_port_names_and_can_be_chained(rig: dict) -> None:
+    """A second `rtgen play --virtual` prints the names JACK gave its ports ('rtgen-in-02:
+    rtgen in'), and they exist; `--in rtgen-out` takes the first rtgen's output although the
+    process's own output has the same client name."""
+    jams: list[_Loud] = []
+    try:
+        first = _Loud("--virtual")
+        jams.append(first)
+        first_in, first_out = _in_out(first.started())
+        assert (first_in, first_out) == ("rtgen-in:rtgen in", "rtgen-out:rtgen out")
+        chained = _Loud("--in", "rtgen-out", "--out", "rtgenTestSynth")
+        jams.append(chained)
+        assert _in_out(chained.started()) == (first_out, "rtgenTestSynth:in")
+        second = _Loud("--virtual")
+        jams.append(second)
+        second_in, second_out = _in_out(second.started())
+        listed = _jack_ports().splitlines()
+        assert re.fullmatch(r"rtgen-in-\d\d:rtgen in", second_in), second_in
+        assert re.fullmatch(r"rtgen-out-\d\d:rtgen out", second_out), second_out
+        assert {first_in, first_out, second_in, second_out} <= set(listed), listed
+        wired = subprocess.run(["jack_lsp", "-c", first_out], capture_output=True, text=True)
+        assert re.search(r"^\s+rtgen-in-\d\d:rtgen in$", wired.stdout, re.M), wired.stdout
+    finally:
+        codes = [jam.stop() for jam in jams]
+    assert codes == [0] * len(jams), [jam.lines for jam in jams]

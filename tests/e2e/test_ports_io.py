@@ -426,3 +426,62 @@ def test_an_input_never_matches_this_process_own_output(synth: Synth) -> None:
     finally:
         peer.close_port()
         peer.delete()
+
+
+def _peer_port(cls: type, client: str, port: str) -> rtmidi.MidiIn | rtmidi.MidiOut:
+    """Another program's virtual port (e.g. a first rtgen's 'rtgen-out:rtgen out')."""
+    peer = cls(rtapi=rtmidi.API_UNIX_JACK, name=client)
+    peer.open_virtual_port(port)
+    return peer
+
+
+def _delete(peer: rtmidi.MidiIn | rtmidi.MidiOut) -> None:
+    peer.close_port()
+    peer.delete()
+
+
+def test_a_second_rtgen_virtual_ports_are_named_as_jack_renamed_them(jack_server: str) -> None:
+    """While another program holds 'rtgen-out' and 'rtgen-in' (a first `rtgen play
+    --virtual`), our virtual ports' names are the ones JACK gave ('rtgen-out-01:rtgen out'),
+    as listed, and no temporary name is left behind."""
+    peers = [
+        _peer_port(rtmidi.MidiOut, "rtgen-out", "rtgen out"),
+        _peer_port(rtmidi.MidiIn, "rtgen-in", "rtgen in"),
+    ]
+    try:
+        with (
+            open_output(None, "jack", virtual=True, client_name="rtgen-out") as out,
+            open_input(None, "jack", virtual=True, client_name="rtgen-in") as inp,
+        ):
+            listed = _jack_ports()
+            assert out.name == out.own_name == "rtgen-out-01:rtgen out", listed
+            assert inp.name == inp.own_name == "rtgen-in-01:rtgen in", listed
+            assert {out.name, inp.name, "rtgen-out:rtgen out"} <= set(listed)
+            assert not [name for name in listed if "~" in name], listed
+    finally:
+        for peer in peers:
+            _delete(peer)
+
+
+def test_an_input_matches_another_rtgen_output_but_not_its_own(synth: Synth) -> None:
+    """`--in rtgen-out` connects to another rtgen's output ('rtgen-out:rtgen out') although
+    this process's own output has the same client name (JACK named it 'rtgen-out-01'); when
+    only the own one matches, the error says that rtgen's own output is left out."""
+    other = _peer_port(rtmidi.MidiOut, "rtgen-out", "rtgen out")  # another rtgen's output
+    try:
+        with open_output("rtgenTestSynth", "jack", client_name="rtgen-out") as out:
+            assert out.own_name == "rtgen-out-01:rtgen out" and out.name == SYNTH
+            with open_input("rtgen-out", "jack", client_name="rtgen-in") as inp:
+                assert inp.name == "rtgen-out:rtgen out"
+                other.send_message((0x90, 60, 100))
+                assert inp.get(timeout=2.0)[0] == (0x90, 60, 100)
+            _delete(other)
+            other = None
+            with pytest.raises(RtgenError) as err:
+                open_input("rtgen-out", "jack", client_name="rtgen-in")
+            message = err.value.format_message()
+            assert message.startswith("no MIDI input matches 'rtgen-out' but this rtgen's own")
+            assert "rtgen-out-01" not in message  # the own port is not offered
+    finally:
+        if other is not None:
+            _delete(other)

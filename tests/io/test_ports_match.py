@@ -76,3 +76,16 @@ def test_cli_api_choices_match_api_names() -> None:
     """The --api choices of `rtgen ports` are exactly the API names ports.py knows."""
     assert [m.value for m in MidiApi] == list(API_NAMES)
     assert set(compiled_apis()) <= set(API_NAMES)
+
+
+def test_only_an_own_port_matching_is_said_so() -> None:
+    """When the pattern names only this rtgen's own output (left out of the inputs), the
+    error says so instead of claiming there is nothing."""
+    own = ["rtgen-out-01:rtgen out"]
+    with pytest.raises(RtgenError, match="^no MIDI input matches 'rtgen-out' but this rtgen's"):
+        match_port("rtgen-out", [], "input", own)
+    with pytest.raises(RtgenError, match="own output.*; inputs: 'DAW:in 1'$"):
+        match_port("rtgen-out", ["DAW:in 1"], "input", own)
+    with pytest.raises(RtgenError, match="^no MIDI input matches 'Synth'; inputs: 'DAW:in 1'$"):
+        match_port("Synth", ["DAW:in 1"], "input", own)  # an own port that does not match
+    assert match_port("rtgen-out", ["rtgen-out:rtgen out"], "input", own) == 0

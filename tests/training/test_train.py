@@ -5,10 +5,12 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from training.train import main as train
@@ -94,3 +96,65 @@ def test_wrong_type_is_one_line_error(capsys) -> None:  # noqa: ANN001
     assert train(TINY + ["--set", "model.hidden='big'"]) == 2
     err = capsys.readouterr().err.strip()
     assert "must be int" in err and len(err.splitlines()) == 1
+
+
+def test_last_line_names_the_best_checkpoint_beside_the_baseline(
+    tiny_dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """The run ends with the best checkpoint's path and validation figure, and the n-gram
+    baseline's figure on the same tokens with the ratio (or how to make a baseline)."""
+    from training.baseline import main as baseline
+
+    os.chdir(ROOT)
+    quick = ("train.max_steps=20", "train.eval_every=10")
+    assert train(TINY + _sets(tiny_dataset, tmp_path / "bare", *quick)) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith(f"best checkpoint: {tmp_path / 'bare' / 'best.ckpt'} (valid ")
+    assert (
+        f"no n-gram baseline beside it: python -m training.baseline --data {tiny_dataset}" in last
+    )
+
+    out = tmp_path / "run"
+    assert (
+        baseline(
+            ["--data", str(tiny_dataset), "--order", "3", "--out", str(out / "best.ngram.npz")]
+        )
+        == 0
+    )
+    capsys.readouterr()
+    assert train(TINY + _sets(tiny_dataset, out, *quick)) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    found = re.fullmatch(
+        rf"best checkpoint: {re.escape(str(out / 'best.ckpt'))} \(valid (\d+\.\d{{4}}) bits/token; "
+        r"n-gram baseline (\d+\.\d{4}) on the same tokens, ratio (\d+\.\d\d)\)",
+        last,
+    )
+    assert found, last
+    valid, base, ratio = map(float, found.groups())
+    best = min(float(r["valid_bits"]) for r in csv.DictReader(open(out / "metrics.csv")))
+    assert valid == pytest.approx(best, abs=1e-4)
+    assert ratio == pytest.approx(valid / base, abs=0.01) and 1.0 < base < 8.0
+
+
+def test_init_starts_from_a_checkpoints_weights(tiny_dataset: Path, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    """train.init fine-tunes: one step from a trained checkpoint validates near where that
+    checkpoint ended, far below one step from scratch; a checkpoint of another shape is a
+    one-line error."""
+    os.chdir(ROOT)
+    src = tmp_path / "src"
+    assert train(TINY + _sets(tiny_dataset, src, "train.max_steps=100", "train.eval_every=50")) == 0
+    init = f"train.init='{src / 'last.ckpt'}'"
+    one = ("train.max_steps=1", "train.eval_every=1")
+    assert train(TINY + _sets(tiny_dataset, tmp_path / "ft", init, *one)) == 0
+    assert train(TINY + _sets(tiny_dataset, tmp_path / "scratch", *one)) == 0
+
+    def first_bits(run: str) -> float:
+        return float(next(csv.DictReader(open(tmp_path / run / "metrics.csv")))["valid_bits"])
+
+    src_last = float(list(csv.DictReader(open(src / "metrics.csv")))[-1]["valid_bits"])
+    assert abs(first_bits("ft") - src_last) < 0.3 and first_bits("ft") < first_bits("scratch") - 1
+    capsys.readouterr()
+    other = _sets(tiny_dataset, tmp_path / "x", init, "model.hidden=24", *one)
+    assert train(TINY + other) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "train.init" in err, err

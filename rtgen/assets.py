@@ -10,7 +10,8 @@ ASSETS = Path(__file__).parent / "assets"
 # Preference order: the full-precision ONNX graph, then the checkpoint (needs torch).
 DEFAULT_MODELS = ("default.onnx", "default.ckpt")
 # What the daemon plays on CPU: the int8 graph steps faster (p99 189 vs 285 µs on a loaded
-# 2-core machine, README) and picks the same top token 99% of the time (KL 8.8e-4 nats).
+# 2-core machine, docs/performance.md) and picks the same top token 99% of the time (KL 8.8e-4
+# nats).
 PLAY_MODEL_CPU = "default.int8.onnx"
 
 

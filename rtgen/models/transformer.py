@@ -27,7 +27,7 @@ from rtgen.tokens import VOCAB_SIZE
 @dataclass
 class TransformerConfig:
     vocab_size: int = VOCAB_SIZE
-    d_model: int = 192  # as configs/transformer.toml: sized for step latency (README)
+    d_model: int = 192  # as configs/transformer.toml: sized for step latency (docs/decisions.md)
     heads: int = 4
     layers: int = 4
     window: int = 256  # attention span in tokens, the same in training and in play

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import hashlib
 import json
 import math
@@ -92,6 +93,8 @@ class Run:
             torch.set_num_threads(cfg.threads)
         torch.manual_seed(cfg.seed)  # same initial weights on every rank
         self.model = build_model(kind, model_cfg).to(self.device)
+        if cfg.init:
+            self._init_from(Path(cfg.init))
         decay = [p for p in self.model.parameters() if p.dim() >= 2]
         no_decay = [p for p in self.model.parameters() if p.dim() < 2]
         self.opt = torch.optim.AdamW(
@@ -118,6 +121,18 @@ class Run:
 
             ids = [self.device] if self.device.startswith("cuda") else None
             self.net = DistributedDataParallel(self.model, device_ids=ids)
+
+    def _init_from(self, path: Path) -> None:
+        """Start from another checkpoint's weights (fine-tuning); its model must be this one."""
+        blob = read_checkpoint(path)
+        if blob.get("kind") != self.kind or blob.get("config") != dataclasses.asdict(
+            self.model.cfg
+        ):
+            raise RtgenError(
+                f"train.init {path}: a {blob.get('kind')} {blob.get('config')}, not this "
+                f"recipe's {self.kind} {dataclasses.asdict(self.model.cfg)}"
+            )
+        self.model.load_state_dict(blob["state_dict"])
 
     def _resume(self) -> None:
         path = self.out / "last.ckpt"

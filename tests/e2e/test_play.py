@@ -230,7 +230,11 @@ def test_follows_an_external_midi_clock(rig: dict) -> None:
     ticks = _ticks_since_start(got)
     # Over whole beats: single gaps come in whole JACK periods (24.0 or 25.3 ms at 100 BPM).
     period_ms = float(np.median(ticks[24:] - ticks[:-24])) / 24 * 1e3
-    assert abs(60_000 / (24 * period_ms) - 100.0) < 0.5, period_ms  # the clock is what we set
+    # The onsets are judged against the ticks as they arrived, so the reference clock's exact
+    # tempo does not matter; it only has to be far from rtgen's own 120 BPM. A loaded machine
+    # makes jack_midi_clock run slow (99.49 BPM was seen on a fresh clone), so no tight bound:
+    # this checks the test's instrument, not rtgen.
+    assert abs(60_000 / (24 * period_ms) - 100.0) < 5.0, period_ms
     jumps = _clock_jumps(ticks, period_ms)
     errors = np.array([_grid_error_ms(ticks, t, period_ms) for t in ons])
     settle_s = CLOCK_SETTLE_BEATS * 24 * period_ms / 1e3

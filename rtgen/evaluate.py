@@ -94,7 +94,7 @@ def make_scorer(path: Path):  # noqa: ANN201 - CheckpointScorer or SessionScorer
     if not path.is_file():
         raise RtgenError(f"{path}: no such model file")
     if path.suffix in (".onnx", ".pt"):
-        from rtgen.engine.session import SessionScorer
+        from rtgen.sessions import SessionScorer
 
         return SessionScorer(path)  # steps through the daemon's session code
     return CheckpointScorer(path)

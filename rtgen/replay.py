@@ -203,7 +203,7 @@ class _ReplayRig:
         from rtgen.engine.midiclock import MidiClockFollower
         from rtgen.engine.portproto import FakeOutputPort
         from rtgen.engine.scheduler import Scheduler
-        from rtgen.engine.session import open_session
+        from rtgen.sessions import open_session
 
         self.origin, self.seed = int(header["origin_ns"]), int(header["seed"])
         self.clock, self.port_clock = ReplayClock(), FakeClock(self.origin - 10**12)

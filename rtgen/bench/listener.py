@@ -33,7 +33,7 @@ WHAT = (
 
 def listener_latency(model: Path, device: str, notes: int = NOTES) -> tuple[dict, np.ndarray]:
     """Figures (µs) over ``notes`` eighth notes at 120 BPM, and the samples (ns)."""
-    from rtgen.engine.session import open_session
+    from rtgen.sessions import open_session
 
     session = open_session(model, device, threads=1)
     settings = PlaySettings(mode="call-response", seed=0).validate()

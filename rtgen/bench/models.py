@@ -6,7 +6,7 @@
 An ``.onnx`` model brings its siblings: ``NAME.int8.onnx`` (``rtgen export --quantize int8``)
 and ``NAME.ckpt`` (torch eager and TorchScript are stepped from it). A ``.ckpt`` is exported
 to ONNX fp32 and int8 in ``workdir`` first (needs torch). torch is imported lazily here, as in
-rtgen.engine.session: the bench runs, with fewer backends, where torch is not installed.
+rtgen.sessions: the bench runs, with fewer backends, where torch is not installed.
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ def prepare_models(model: Path, workdir: Path) -> ModelFiles:
         return _from_checkpoint(model, workdir)
     if model.suffix != ".onnx":
         raise RtgenError(f"{model}: rtgen bench takes an .onnx model or a .ckpt checkpoint")
-    from rtgen.engine.session import read_onnx_meta
+    from rtgen.graph_contract import read_onnx_meta
 
     base = _base_name(model)
     fp32, int8 = model.with_name(base + ".onnx"), model.with_name(base + ".int8.onnx")

@@ -43,7 +43,7 @@ def plan_times(
     model: Path, device: str, bpm: float, beats: int = PLAN_BEATS, seed: int = 0
 ) -> tuple[dict, np.ndarray]:
     """Figures (ms) of each beat's plan at ``bpm``, and the samples (ns)."""
-    from rtgen.engine.session import open_session
+    from rtgen.sessions import open_session
 
     session = open_session(model, device, threads=1)
     settings = PlaySettings(mode=MODE, bpm=bpm, seed=seed).validate()

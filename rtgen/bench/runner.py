@@ -52,11 +52,12 @@ def _reason(exc: BaseException) -> str:
 
 def check_device(device: str) -> None:
     """One-line errors, before any work, for a device this machine cannot run."""
-    from rtgen.engine.session import DEVICES, _ort
+    from rtgen.engine.session import DEVICES
+    from rtgen.graph_contract import load_ort
 
     if device not in DEVICES:
         raise RtgenError(f"--device must be one of {', '.join(DEVICES)}, not {device!r}")
-    if device == "cuda" and "CUDAExecutionProvider" not in _ort().get_available_providers():
+    if device == "cuda" and "CUDAExecutionProvider" not in load_ort().get_available_providers():
         raise RtgenError("--device cuda: no CUDA here (this ONNX Runtime has no CUDA provider)")
 
 

@@ -74,8 +74,8 @@ def torch_backends(files: ModelFiles, workdir: Path) -> list[Backend]:
 def _torch_backends(model, meta: dict, workdir: Path) -> list[Backend]:  # noqa: ANN001
     import torch
 
-    from rtgen.engine.session import TorchScriptSession, TorchSession
     from rtgen.export.torchscript import export_torchscript
+    from rtgen.models.sessions import TorchScriptSession, TorchSession
 
     torch.set_num_threads(1)
 

@@ -25,7 +25,8 @@ class Quantize(str, Enum):
 def _update_onnx_meta(path: Path, extra: dict) -> None:
     import onnx
 
-    from rtgen.export.onnx import META_KEY, set_metadata
+    from rtgen.export.onnx import set_metadata
+    from rtgen.graph_contract import META_KEY
 
     graph = onnx.load(str(path))
     meta = json.loads({p.key: p.value for p in graph.metadata_props}[META_KEY])
@@ -95,7 +96,7 @@ def run_export(
 
         typer.echo(DEPRECATION_NOTE, err=True)
         export_torchscript(model, meta, out)
-    from rtgen.engine.session import TorchSession
+    from rtgen.models.sessions import TorchSession
 
     ref = TorchSession(model, meta)
     _copy_baseline(ckpt, out)

@@ -19,7 +19,7 @@ DEMO_CALL = ASSETS / "demo_call.mid"
 
 
 def _session(model: Path | None, device: str = "cpu"):  # noqa: ANN202
-    from rtgen.engine.session import open_session
+    from rtgen.sessions import open_session
 
     return open_session(model or default_play_model(device), device)  # as rtgen play
 

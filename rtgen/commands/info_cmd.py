@@ -16,7 +16,7 @@ def model_info(path: Path) -> dict:
     if not path.is_file():
         raise RtgenError(f"{path}: no such file")
     if path.suffix == ".onnx":
-        from rtgen.engine.session import read_onnx_meta
+        from rtgen.graph_contract import read_onnx_meta
 
         meta, fmt = read_onnx_meta(path), "onnx"
         if meta.get("export", {}).get("quantized"):
@@ -30,7 +30,7 @@ def model_info(path: Path) -> dict:
         meta = {k: v for k, v in blob.items() if k not in ("state_dict", "train_state")}
         fmt = "checkpoint"
     elif path.suffix == ".pt":
-        from rtgen.engine.session import TorchScriptSession
+        from rtgen.models.sessions import TorchScriptSession
 
         meta, fmt = TorchScriptSession(path).meta, "torchscript (deprecated)"
     else:

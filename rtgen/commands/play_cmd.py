@@ -269,9 +269,9 @@ def _start(
     quiet: bool,
 ):  # noqa: ANN202
     """Model, ports, LiveJam with its signal handlers; every port closed if anything fails."""
-    from rtgen.engine.session import open_session
     from rtgen.io import ports
     from rtgen.live import LiveJam
+    from rtgen.sessions import open_session
 
     session = open_session(model or default_play_model(settings.device), settings.device)
     api_name = api.value if api else None

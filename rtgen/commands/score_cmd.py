@@ -92,9 +92,9 @@ def register(app: typer.Typer) -> None:
         real engine offline (rtgen play's defaults), and report musical metrics of the
         answers next to baselines on the same calls: the true continuation, a copy of the
         call, random notes in the call's key, and the n-gram through the same engine."""
-        from rtgen.engine.session import open_session
         from rtgen.ngram import NGram
         from rtgen.score.runner import collect_calls, score
+        from rtgen.sessions import open_session
 
         model_path = model or default_play_model("cpu")
         files = find_midi_files(data)

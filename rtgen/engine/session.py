@@ -1,6 +1,6 @@
-"""One stepping interface over the runtimes: ONNX Runtime (CPU or CUDA) and torch.
+"""The daemon's model session: an rtgen ONNX step graph in ONNX Runtime (CPU or CUDA).
 
-    session = open_session(path, device="auto")
+    session = OnnxSession(path, device="auto")
     logits = session.step(token)          # (vocab,) float32; the state advances
     snap = session.snapshot(); ...; session.restore(snap)   # the planner's rollback
     session.reset()                       # a fresh piece
@@ -10,152 +10,31 @@ graph optimisations (DESIGN.md). An LSTM steps through plain ``run()`` on CPU (z
 with numpy); on CUDA its state stays on the device through IOBinding and only logits come
 back. A Transformer steps through an IOBinding made once (RingBinding): its rings stay in
 host arrays that the graph only reads, and the session writes each token's keys/values.
-This module never imports torch unless a checkpoint or TorchScript file is opened.
+The graph's names and shapes come from :mod:`rtgen.graph_contract`. The torch and
+TorchScript sessions live beside the models (``rtgen.models.sessions``); ``rtgen.sessions``
+picks one of them by a file's suffix. This module never imports torch.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import math
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from rtgen import tokens as T
 from rtgen.errors import RtgenError
+from rtgen.graph_contract import (
+    check_graph,
+    graph_inputs,
+    graph_outputs,
+    load_ort,
+    read_onnx_meta,
+    state_shapes,
+)
 from rtgen.ropetable import StepInputs
 
 log = logging.getLogger("rtgen.session")
-META_KEY = "rtgen"
 DEVICES = ("auto", "cpu", "cuda")
-
-
-def _ort():
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        raise RtgenError(
-            "ONNX Runtime is not installed: pip install 'rtgen[cpu]' (or 'rtgen[gpu]')"
-        ) from None
-    return ort
-
-
-# The config keys each kind's step graph needs, all positive integers. Anything else in the
-# metadata is descriptive (data, metrics) and never read by the runtime.
-NEEDED_CONFIG = {
-    "lstm": ("vocab_size", "hidden", "layers"),
-    "transformer": ("vocab_size", "d_model", "heads", "layers", "window"),
-}
-
-
-def check_meta(meta: object, path: Path) -> dict:
-    """The metadata as a dict the runtime can trust, or one RtgenError naming what is wrong."""
-    if not isinstance(meta, dict) or meta.get("format") != "rtgen-ckpt-1":
-        raise RtgenError(f"{path}: no rtgen metadata (not exported by rtgen export)")
-    vocab = meta.get("vocab")
-    version = vocab.get("version") if isinstance(vocab, dict) else None
-    if version != T.VOCAB_VERSION:
-        raise RtgenError(f"{path}: vocabulary {version!r} is not this rtgen's {T.VOCAB_VERSION!r}")
-    kind = meta.get("kind")
-    if kind not in NEEDED_CONFIG:
-        raise RtgenError(f"{path}: model kind {kind!r} is not one of {', '.join(NEEDED_CONFIG)}")
-    cfg = meta.get("config")
-    if not isinstance(cfg, dict):
-        raise RtgenError(f"{path}: metadata has no model config")
-    for key in NEEDED_CONFIG[kind]:
-        value = cfg.get(key)
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise RtgenError(
-                f"{path}: metadata config.{key} must be a positive integer, not {value!r}"
-            )
-    if cfg["vocab_size"] != T.VOCAB_SIZE:
-        raise RtgenError(
-            f"{path}: vocab_size {cfg['vocab_size']} is not this rtgen's {T.VOCAB_SIZE}"
-        )
-    if kind == "transformer" and cfg["d_model"] % cfg["heads"]:
-        raise RtgenError(f"{path}: metadata d_model is not a multiple of heads")
-    return meta
-
-
-def read_onnx_meta(path: Path) -> dict:
-    """The JSON self-description stored in an rtgen ONNX file."""
-    ort = _ort()
-    so = ort.SessionOptions()
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    try:
-        sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-    except Exception as exc:
-        reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
-        raise RtgenError(f"{path}: not a readable ONNX model ({reason})") from None
-    raw = sess.get_modelmeta().custom_metadata_map.get(META_KEY)
-    if raw is None:
-        raise RtgenError(f"{path}: no rtgen metadata (not exported by rtgen export)")
-    try:
-        meta = json.loads(raw)
-    except ValueError:
-        raise RtgenError(f"{path}: rtgen metadata is not valid JSON") from None
-    return check_meta(meta, path)
-
-
-def _layer_names(prefixes: tuple[str, ...], layers: int) -> list[str]:
-    return [f"{prefix}_{i}" for prefix in prefixes for i in range(layers)]
-
-
-def graph_inputs(kind: str, cfg: dict) -> list[str]:
-    """The step graph's input names in order (DESIGN.md model contract). A Transformer takes
-    one key and one value ring per layer: slicing a stacked input inside the graph would copy
-    it every step."""
-    if kind == "lstm":
-        return ["token", "h", "c"]
-    return ["token", "rope", "bias", *_layer_names(("k_cache", "v_cache"), cfg["layers"])]
-
-
-def graph_outputs(kind: str, cfg: dict) -> list[str]:
-    """The step graph's output names in order. A Transformer returns only the token's key and
-    value per layer (1, heads, 1, head_dim): the session writes them into their ring slot."""
-    if kind == "lstm":
-        return ["logits", "h_out", "c_out"]
-    return ["logits", *_layer_names(("k_new", "v_new"), cfg["layers"])]
-
-
-def state_shapes(kind: str, cfg: dict) -> list[tuple[int, ...]]:
-    """The shapes of the two recurrent state tensors a session holds: h and c, or the key and
-    value rings of all layers stacked (keys transposed: q @ K^T is then a plain matmul); a
-    Transformer graph takes them one layer at a time."""
-    if kind == "lstm":
-        return [(cfg["layers"], 1, cfg["hidden"])] * 2
-    layers, heads, window = cfg["layers"], cfg["heads"], cfg["window"]
-    head_dim = cfg["d_model"] // heads
-    return [(layers, 1, heads, head_dim, window), (layers, 1, heads, window, head_dim)]
-
-
-def _input_shape(kind: str, cfg: dict, name: str) -> tuple[int, ...] | None:
-    """The shape a state input must have, None for the other inputs."""
-    k, v = state_shapes(kind, cfg)
-    if kind == "lstm":
-        return k if name in ("h", "c") else None
-    if name.startswith("k_cache_"):
-        return k[1:]
-    return v[1:] if name.startswith("v_cache_") else None
-
-
-def check_graph(sess, meta: dict, path: Path) -> None:  # noqa: ANN001
-    """Refuse a graph whose inputs or outputs do not match what its metadata says."""
-    kind, cfg = meta["kind"], meta["config"]
-    names = [i.name for i in sess.get_inputs()]
-    if sorted(names) != sorted(graph_inputs(kind, cfg)):
-        raise RtgenError(f"{path}: graph inputs {names} do not match a {kind} step graph")
-    outputs = [o.name for o in sess.get_outputs()]
-    if outputs != graph_outputs(kind, cfg):
-        raise RtgenError(f"{path}: graph outputs {outputs} do not match a {kind} step graph")
-    for i in sess.get_inputs():
-        want = _input_shape(kind, cfg, i.name)
-        if want is not None and tuple(i.shape) != want:
-            raise RtgenError(
-                f"{path}: graph input {i.name} has shape {i.shape}, metadata says {list(want)}"
-            )
 
 
 def _name_layers(names: list[str], stacked: list[np.ndarray]) -> dict[str, np.ndarray]:
@@ -212,7 +91,7 @@ class OnnxSession:
     """Steps an rtgen ONNX graph; state lives in numpy arrays (CPU) or OrtValues (CUDA)."""
 
     def __init__(self, path: Path, device: str = "auto", threads: int = 1) -> None:
-        ort = _ort()
+        ort = load_ort()
         path = Path(path)
         if not path.is_file():
             raise RtgenError(f"{path}: no such model file")
@@ -265,7 +144,7 @@ class OnnxSession:
                 np.copyto(ring, a)
             self.state = self.ring.rings
         elif self._on_device:  # device-resident state: OrtValues that never leave the GPU
-            ort = _ort()
+            ort = load_ort()
             self.state = [ort.OrtValue.ortvalue_from_numpy(a, "cuda", 0) for a in arrays]
         else:
             self.state = [a.copy() for a in arrays]
@@ -310,145 +189,3 @@ class OnnxSession:
     def restore(self, snap: tuple) -> None:
         self.pos, state = snap
         self._set_state(state)
-
-
-class TorchSession:
-    """Steps a PyTorch model (a checkpoint): for users who have torch, and for parity."""
-
-    def __init__(self, model, meta: dict, path: Path | None = None) -> None:  # noqa: ANN001
-        import torch
-
-        self.torch = torch
-        self.model, self.meta, self.path = model.eval(), meta, path
-        self.kind = model.kind
-        self.providers, self.fell_back = ["torch"], False
-        self.reset()
-
-    @classmethod
-    def open(cls, path: Path, threads: int = 1) -> TorchSession:
-        try:
-            import torch
-        except ImportError:
-            raise RtgenError(
-                f"{path}: a checkpoint needs torch (pip install 'rtgen[train]'); "
-                "the daemon runs ONNX files from rtgen export"
-            ) from None
-        from rtgen.models.checkpoint import load_model
-
-        torch.set_num_threads(threads)
-        model, meta = load_model(Path(path))
-        return cls(model, meta, Path(path))
-
-    def reset(self) -> None:
-        self.state = self.model.init_state()
-
-    def step(self, token: int) -> np.ndarray:
-        with self.torch.no_grad():
-            logits, self.state = self.model.step(self.torch.tensor([token]), self.state)
-        return logits[0].numpy()
-
-    def snapshot(self) -> tuple:
-        return tuple(s.clone() if hasattr(s, "clone") else s for s in self.state)
-
-    def restore(self, snap: tuple) -> None:
-        self.state = tuple(s.clone() if hasattr(s, "clone") else s for s in snap)
-
-
-class TorchScriptSession:
-    """Steps a TorchScript step graph (``rtgen export --format torchscript``): legacy."""
-
-    def __init__(self, path: Path, device: str = "auto", threads: int = 1) -> None:
-        try:
-            import torch
-        except ImportError:
-            raise RtgenError(
-                f"{path}: TorchScript needs torch; pip install 'rtgen[train]'"
-            ) from None
-        from rtgen.export.torchscript import load_torchscript
-
-        torch.set_num_threads(threads)
-        self.torch = torch
-        try:
-            self.module, meta = load_torchscript(Path(path))
-        except Exception:
-            raise RtgenError(f"{path}: not a readable TorchScript file") from None
-        self.meta = check_meta(meta, Path(path))
-        self.kind, self.path = self.meta["kind"], path
-        self.providers, self.fell_back = ["torchscript"], False
-        cfg = self.meta["config"]
-        if self.kind == "transformer":
-            self.window, self.head_dim = cfg["window"], cfg["d_model"] // cfg["heads"]
-            self.step_inputs = StepInputs(self.window, self.head_dim)
-        self._shapes = state_shapes(self.kind, cfg)
-        self.reset()
-
-    def reset(self) -> None:
-        self.pos = 0
-        self.state = [self.torch.zeros(shape) for shape in self._shapes]
-
-    def step(self, token: int) -> np.ndarray:
-        args = [self.torch.tensor([token])]
-        if self.kind == "transformer":
-            d = self.step_inputs(self.pos)
-            args += [self.torch.from_numpy(d[k]) for k in ("rope", "bias")]
-            args += [*self.state[0].unbind(0), *self.state[1].unbind(0)]
-        else:
-            args += self.state
-        with self.torch.no_grad():
-            logits, *out = self.module(*args)
-        if self.kind == "transformer":
-            layers = len(out) // 2
-            news = [self.torch.stack(out[:layers]), self.torch.stack(out[layers:])]
-            self.step_inputs.store(self.state, news, self.pos)
-        else:
-            self.state = out
-        self.pos += 1
-        return logits[0].numpy()
-
-    def snapshot(self) -> tuple:
-        return (self.pos, [s.clone() for s in self.state])
-
-    def restore(self, snap: tuple) -> None:
-        self.pos, state = snap
-        self.state = [s.clone() for s in state]
-
-
-def open_session(path: Path, device: str = "auto", threads: int = 1):  # noqa: ANN201
-    """The right session for a model file, by its suffix."""
-    path = Path(path)
-    if not path.is_file():
-        raise RtgenError(f"{path}: no such model file")
-    if path.suffix == ".onnx":
-        return OnnxSession(path, device, threads)
-    if path.suffix == ".ckpt":
-        return TorchSession.open(path, threads)
-    if path.suffix == ".pt":
-        return TorchScriptSession(path, device, threads)
-    raise RtgenError(f"{path}: unknown model format (expected .onnx, .ckpt or .pt)")
-
-
-def log_softmax(logits: np.ndarray) -> np.ndarray:
-    z = logits.astype(np.float64) - logits.max()
-    return z - math.log(np.exp(z).sum())
-
-
-class SessionScorer:
-    """-log2 p of a token sequence, stepped through the same session the daemon uses."""
-
-    def __init__(self, path: Path, device: str = "cpu") -> None:
-        self.session = open_session(path, device)
-        self.meta = self.session.meta
-
-    def bits(self, seq: np.ndarray, on_tokens: Callable[[int], None] | None = None) -> float:
-        """Total -log2 p of seq[1:]; ``on_tokens(n)`` as every 256 tokens are scored (one
-        step each: a long piece takes seconds to minutes)."""
-        self.session.reset()
-        total = 0.0
-        for i, (cur, nxt) in enumerate(zip(seq[:-1], seq[1:]), start=1):
-            total -= log_softmax(self.session.step(int(cur)))[int(nxt)]
-            if on_tokens is not None and i % 256 == 0:
-                on_tokens(256)
-        rest = max(len(seq) - 1, 0) % 256
-        if on_tokens is not None and rest:
-            on_tokens(rest)
-        return total / math.log(2.0)

@@ -225,7 +225,7 @@ class Int8MathSession:
     an int8 model's logits as a CPU of the given kernel path would compute them."""
 
     def __init__(self, path: Path, kernel: str = "exact") -> None:
-        from rtgen.engine.session import graph_inputs, read_onnx_meta, state_shapes
+        from rtgen.graph_contract import graph_inputs, read_onnx_meta, state_shapes
 
         self.meta = read_onnx_meta(path)
         if self.meta["kind"] != "lstm":

@@ -22,10 +22,9 @@ from pathlib import Path
 
 import torch
 
-from rtgen.engine.session import graph_inputs, graph_outputs
 from rtgen.errors import RtgenError
+from rtgen.graph_contract import META_KEY, graph_inputs, graph_outputs
 
-META_KEY = "rtgen"  # metadata_props key holding the JSON self-description
 DEFAULT_OPSET = 18
 # The lowest opset a kind is exported with. From opset 20 ONNX has a Gelu op: one node where
 # opset 18 spells it in five (which ONNX Runtime's CPU optimizer does not fuse back), and a
@@ -60,13 +59,14 @@ class TransformerStep(torch.nn.Module):
 def step_module(model: torch.nn.Module) -> tuple[torch.nn.Module, tuple, list[str], list[str]]:
     """(wrapper, example inputs, input names, output names) for a model's step graph."""
     token = torch.tensor([1], dtype=torch.int64)
+    cfg = vars(model.cfg)
     if model.kind == "lstm":
         h, c = model.init_state()
-        return LSTMStep(model), (token, h, c), ["token", "h", "c"], ["logits", "h_out", "c_out"]
+        names = graph_inputs("lstm", cfg), graph_outputs("lstm", cfg)
+        return LSTMStep(model), (token, h, c), *names
     if model.kind == "transformer":
         k, v, _ = model.init_state()
         rope, bias = model.step_inputs(0)
-        cfg = vars(model.cfg)
         return (
             TransformerStep(model),
             (token, rope, bias, *k.unbind(0), *v.unbind(0)),

@@ -13,12 +13,12 @@ from pathlib import Path
 import torch
 
 from rtgen.export.onnx import step_module
+from rtgen.graph_contract import TORCHSCRIPT_META_FILE
 
 DEPRECATION_NOTE = (
     "note: TorchScript is deprecated in PyTorch; this format is kept for legacy stacks. "
     "Prefer ONNX (the default), which the daemon runs without torch."
 )
-META_FILE = "rtgen.json"
 
 
 def export_torchscript(model: torch.nn.Module, meta: dict, out: Path) -> None:
@@ -27,12 +27,4 @@ def export_torchscript(model: torch.nn.Module, meta: dict, out: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         traced = torch.jit.trace(wrapper, inputs, check_trace=False)
-        torch.jit.save(traced, str(out), _extra_files={META_FILE: json.dumps(meta)})
-
-
-def load_torchscript(path: Path) -> tuple[torch.jit.ScriptModule, dict]:
-    extra = {META_FILE: ""}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
-    return module.eval(), json.loads(extra[META_FILE] or "{}")
+        torch.jit.save(traced, str(out), _extra_files={TORCHSCRIPT_META_FILE: json.dumps(meta)})

@@ -97,7 +97,7 @@ def int8_acceptable(p: Parity) -> bool:
 
 
 def parity(reference_session, candidate_path: Path) -> Parity:  # noqa: ANN001
-    from rtgen.engine.session import open_session
+    from rtgen.sessions import open_session
 
     tokens = heldout_tokens()
     ref = run_logits(reference_session, tokens)
@@ -108,8 +108,8 @@ def parity(reference_session, candidate_path: Path) -> Parity:  # noqa: ANN001
 def int8_paths(reference_session, int8_path: Path) -> dict[str, Parity]:  # noqa: ANN001
     """The int8 file against the reference on this CPU's runtime ('runtime') and on both
     kernel paths evaluated in numpy ('exact', 'avx2')."""
-    from rtgen.engine.session import open_session
     from rtgen.export.int8math import KERNELS, Int8MathSession
+    from rtgen.sessions import open_session
 
     tokens = heldout_tokens()
     ref = run_logits(reference_session, tokens)

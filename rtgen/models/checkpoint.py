@@ -18,10 +18,10 @@ import torch
 from rtgen import __version__
 from rtgen import tokens as T
 from rtgen.errors import RtgenError
+from rtgen.graph_contract import FORMAT
 from rtgen.models.lstm import LSTMConfig, LSTMModel
 from rtgen.models.transformer import TransformerConfig, TransformerModel
 
-FORMAT = "rtgen-ckpt-1"
 KINDS: dict[str, tuple[type, type]] = {
     "lstm": (LSTMConfig, LSTMModel),
     "transformer": (TransformerConfig, TransformerModel),

@@ -14,10 +14,10 @@ from dataclasses import replace
 import numpy as np
 
 from rtgen import tokens as T
-from rtgen.engine.session import log_softmax
 from rtgen.events import Note, Role
 from rtgen.ngram import NGram
 from rtgen.score.calls import WINDOW_BEATS
+from rtgen.sessions import log_softmax
 
 
 def truth_tokens(call: tuple[Note, ...], truth: tuple[Note, ...]) -> tuple[np.ndarray, int]:

@@ -64,7 +64,7 @@ def test_the_committed_state_is_the_state_of_the_whole_committed_stream(model: s
     if model == "fake":
         make = lambda: FakeSession(5)  # noqa: E731
     else:
-        from rtgen.engine.session import open_session
+        from rtgen.sessions import open_session
 
         make = lambda: open_session(ASSETS / model, "cpu", threads=1)  # noqa: E731
     rig = _duet(make())

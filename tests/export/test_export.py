@@ -12,8 +12,8 @@ import onnx
 import pytest
 import torch
 
-from rtgen.engine.session import open_session
 from rtgen.export.verify import heldout_tokens, run_logits
+from rtgen.sessions import open_session
 from tests.export.conftest import SMALL
 
 RTGEN = [sys.executable, "-m", "rtgen"]
@@ -137,7 +137,7 @@ def test_session_and_eval_run_where_torch_cannot_be_imported(exported: dict) -> 
             sys.executable,
             "-c",
             "import sys; sys.modules['torch'] = None\n"
-            "from rtgen.engine.session import open_session\n"
+            "from rtgen.sessions import open_session\n"
             f"s = open_session({str(out)!r}); print(s.step(1).shape, 'torch' in sys.modules and "
             "sys.modules['torch'] is not None)",
         ],

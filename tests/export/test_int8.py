@@ -15,10 +15,10 @@ import pytest
 from onnx import numpy_helper
 
 from rtgen.cpu import integer_path
-from rtgen.engine.session import open_session
 from rtgen.errors import RtgenError
 from rtgen.export.int8math import Int8MathSession, int_matmul
 from rtgen.export.verify import compare, heldout_tokens, int8_acceptable, int8_paths, run_logits
+from rtgen.sessions import open_session
 
 RTGEN = [sys.executable, "-m", "rtgen"]
 ASSETS = Path(__file__).resolve().parents[2] / "rtgen" / "assets"
@@ -84,8 +84,8 @@ def test_old_settings_fail_on_avx2_and_the_shipped_ones_pass_both(
     ~69% on the AVX2 path and are refused there; rtgen export's settings pass both paths."""
     res = export(ckpts["lstm"], tmp_path / "m.onnx")
     assert res.returncode == 0, res.stderr
-    from rtgen.engine.session import TorchSession
     from rtgen.models.checkpoint import load_model
+    from rtgen.models.sessions import TorchSession
 
     ref = TorchSession(*load_model(ckpts["lstm"]))
     shipped = int8_paths(ref, tmp_path / "m.int8.onnx")
@@ -127,8 +127,8 @@ def test_export_refuses_an_int8_file_whose_logits_are_off(
     """A damaged int8 model (weight scales 30% off) is refused on every path and removed;
     the gate is the same rule the tests use."""
     from rtgen.commands.export_cmd import _judge_int8
-    from rtgen.engine.session import TorchSession
     from rtgen.models.checkpoint import load_model
+    from rtgen.models.sessions import TorchSession
 
     res = export(trained_lstm, tmp_path / "m.onnx")
     assert res.returncode == 0, res.stderr

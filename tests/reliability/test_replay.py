@@ -25,11 +25,11 @@ from rtgen.assets import default_model
 from rtgen.bench.stalls import MachineStalls
 from rtgen.config import PlaySettings
 from rtgen.engine.portproto import FakeOutputPort
-from rtgen.engine.session import open_session
 from rtgen.events import Role
 from rtgen.io.midifile import read_midi
 from rtgen.live import LiveJam
 from rtgen.replay import ReplayDiverged, bar_aligned, replay, sha256_of
+from rtgen.sessions import open_session
 from tests.reliability.rig import RTGEN, pick
 
 BPM = 120.0

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from rtgen.assets import ASSETS, default_play_model
-from rtgen.engine.session import open_session
 from rtgen.jam import jam_offline
 from rtgen.ngram import NGramSession
 from rtgen.score.answers import RUN_BEATS_AFTER, engine_answer, settings_for
+from rtgen.sessions import open_session
 from tests.score.helpers import line
 
 

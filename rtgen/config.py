@@ -27,10 +27,12 @@ else:  # pragma: no cover
 from rtgen.engine.clock import MAX_BPM
 from rtgen.engine.keys import parse_key
 from rtgen.engine.modes import BARGE_INS, MODES, STARTS, ModeConfig
+from rtgen.engine.session import DEVICES
 from rtgen.errors import RtgenError, short
 from rtgen.tokens import GRID_STEPS_PER_BEAT as G
 
 CC_ACTIONS = ("end_call", "panic", "temperature", "mode")
+CLOCKS = ("internal", "external")  # rtgen's own tempo, or the input's MIDI clock
 MIN_BPM = 5.0  # slower, one beat lasts over 12 s (and 1e-300 BPM overflowed the clock)
 MAX_TEMPERATURE = 5.0  # logits / 5 is already close to uniform noise; the CC knob reaches 2
 MAX_BEATS = int(ModeConfig.max_answer_beats)  # an answer's longest: 32 beats
@@ -202,7 +204,7 @@ SCHEMA: dict[str, Rule] = {
     "mode": Rule(str, choices=MODES, flag="--mode"),
     "bpm": Rule(float, MIN_BPM, MAX_BPM, flag="--bpm"),
     "beats_per_bar": Rule(int, 1, 16),
-    "clock": Rule(str, choices=("internal", "external"), flag="--clock"),
+    "clock": Rule(str, choices=CLOCKS, flag="--clock"),
     "send_clock": Rule(bool, flag="--send-clock"),
     "temperature": Rule(float, 0, MAX_TEMPERATURE, low_open=True, flag="--temperature"),
     "top_p": Rule(float, 0, 1, low_open=True, flag="--top-p"),
@@ -225,7 +227,7 @@ SCHEMA: dict[str, Rule] = {
     "thru": Rule(bool, flag="--thru"),
     "metronome": Rule(bool, flag="--metronome"),
     "seed": Rule(int, 0, SEED_LIMIT - 1, also=-1, flag="--seed"),
-    "device": Rule(str, choices=("auto", "cpu", "cuda"), flag="--device"),
+    "device": Rule(str, choices=DEVICES, flag="--device"),
     "lookahead": Rule(int, 1, MAX_LOOKAHEAD),  # 0 planned nothing: rtgen never played
     "send_ahead_ms": Rule(float, 0, 20, also=-1, flag="--send-ahead"),
     "realtime": Rule(bool),

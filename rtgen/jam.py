@@ -12,6 +12,7 @@ from rtgen.config import PlaySettings
 from rtgen.engine.build import engine_config, sent_to_notes
 from rtgen.engine.offline import OfflineRig
 from rtgen.events import Note, Role
+from rtgen.midi import note_off, note_on
 
 LEAD_IN_BEATS = 1.0  # the primer starts one beat after the clock
 
@@ -40,7 +41,7 @@ def jam_offline(
     for n in prime:
         t_on = rig.beats_to_ns(LEAD_IN_BEATS + n.start)
         t_off = rig.beats_to_ns(LEAD_IN_BEATS + n.end)
-        inputs += [(t_on, (0x90 | ch, n.pitch, n.velocity)), (t_off, (0x80 | ch, n.pitch, 0))]
+        inputs += [(t_on, note_on(ch, n.pitch, n.velocity)), (t_off, note_off(ch, n.pitch))]
     end = max((n.end for n in prime), default=0.0)
     rig.run(inputs, rig.beats_to_ns(LEAD_IN_BEATS + end + beats_after))
     rig.stop()

@@ -9,8 +9,9 @@ the engine is busy (a slow model step) interrupts it, so the panic never waits f
 Exit codes: 0 for a normal end and for SIGINT, SIGTERM and SIGHUP; 1 when an exception in
 any thread ended the jam (after the panic). Errors found before the jam starts exit 2.
 
-Whatever comes down the cable is checked first (:func:`well_formed`): running status, stray
-data bytes, undefined statuses, SysEx and truncated messages are counted and ignored. A port
+Whatever comes down the cable is checked first (:func:`rtgen.midi.well_formed`): running
+status, stray data bytes, undefined statuses, SysEx and truncated messages are counted and
+ignored. A port
 that disappears is noticed within ``PORT_CHECK_NS``: held keys of a lost input are released;
 for a lost output the notes it was holding are owed and their note-offs (with CC64=0 and
 CC123) are the first thing sent when it is back. Beats whose time passed before they could be
@@ -42,7 +43,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from rtgen import __version__
+from rtgen import __version__, midi
 from rtgen.config import PlaySettings
 from rtgen.engine.build import engine_config, sent_to_notes
 from rtgen.engine.clock import BeatClock, MonotonicClock
@@ -55,7 +56,6 @@ from rtgen.events import Role
 from rtgen.replay import RecordingClock, SessionLog, apply, bar_aligned, sha256_of
 
 log = logging.getLogger("rtgen.play")
-CLOCK_STATUSES = (0xF8, 0xFA, 0xFB, 0xFC, 0xF2)
 FEEDBACK_WINDOW_NS = 30_000_000  # a message echoed back within 30 ms is our own
 METRONOME_CHANNEL, CLICK_ACCENT, CLICK = 9, 76, 77  # GM woodblocks on the drum channel
 PORT_CHECK_NS = 200_000_000  # a peer that leaves and returns faster than this goes unnoticed
@@ -66,7 +66,6 @@ AHEAD_NS = 1_000_000  # "send now" through the scheduler ("now + 1 ns" is past w
 MAX_BATCH = 64  # input messages handled between two looks at the clock (a flood cannot starve)
 RT_PRIORITY = 1  # SCHED_FIFO for the send thread: above normal threads, below JACK's (10)
 GIL_SWITCH_S = 0.001  # the longest a thread waits for the GIL while another runs Python
-_SYSTEM_LENGTHS = {0xF1: 2, 0xF2: 3, 0xF3: 2, 0xF6: 1, 0xF8: 1, 0xFA: 1, 0xFB: 1, 0xFC: 1}
 _OWED_CCS = (64, 120, 123)
 
 
@@ -79,15 +78,6 @@ def send_ahead_ns(settings: PlaySettings, out) -> int:  # noqa: ANN001
     from rtgen.io.jackperiod import period_ns
 
     return (period_ns() or 0) // 2
-
-
-def well_formed(msg: tuple[int, ...]) -> bool:
-    """A whole message rtgen can use: a status byte, then exactly its data bytes (< 0x80)."""
-    if not msg or not 0x80 <= msg[0] <= 0xFF or any(not 0 <= b < 0x80 for b in msg[1:]):
-        return False
-    if msg[0] < 0xF0:
-        return len(msg) == (2 if msg[0] & 0xF0 in (0xC0, 0xD0) else 3)
-    return len(msg) == _SYSTEM_LENGTHS.get(msg[0], 0)
 
 
 class StopRequested(BaseException):
@@ -389,11 +379,11 @@ class LiveJam:
     def _handle(self, msg: tuple[int, ...], t_ns: int, synthetic: bool = False) -> None:
         if not synthetic:
             self.msgs_in += 1
-        if not well_formed(msg):
+        if not midi.well_formed(msg):
             self.ignored += 1
             return self._log_seen(msg, t_ns, "malformed")
         status, kind = msg[0], msg[0] & 0xF0
-        if status in CLOCK_STATUSES and isinstance(self.timeline, MidiClockFollower):
+        if status in midi.CLOCK_STATUSES and isinstance(self.timeline, MidiClockFollower):
             self._call({"k": "clk", "t": t_ns - self.origin, "m": list(msg)}, self.clock.now_ns())
             return None
         if status >= 0xF0:

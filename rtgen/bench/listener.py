@@ -21,6 +21,7 @@ from rtgen.bench.stats import summary
 from rtgen.config import PlaySettings
 from rtgen.engine.build import engine_config
 from rtgen.engine.offline import OfflineRig
+from rtgen.midi import note_off, note_on
 
 NOTES = 400
 SCALE = (60, 62, 64, 65, 67, 69, 71, 72, 71, 69, 67, 65, 64, 62)
@@ -48,12 +49,12 @@ def listener_latency(model: Path, device: str, notes: int = NOTES) -> tuple[dict
         rig.clock.set(t_on)
         before = len(planner.committed)
         t0 = clock()
-        engine.on_message((0x90, pitch, vel), t_on)
+        engine.on_message(note_on(0, pitch, vel), t_on)
         planner.commit(t_on + 1)
         samples.append(clock() - t0)
         tokens += len(planner.committed) - before
         rig.clock.set(t_off)  # the note-off: fed, not timed
-        engine.on_message((0x80, pitch, 0), t_off)
+        engine.on_message(note_off(0, pitch), t_off)
         planner.commit(t_off + 1)
     values = np.asarray(samples, dtype=np.int64)
     figures = summary(values, "us") or {}

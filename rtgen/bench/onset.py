@@ -31,6 +31,7 @@ import numpy as np
 from rtgen.bench.stats import summary
 from rtgen.engine.clock import MonotonicClock
 from rtgen.engine.scheduler import Scheduler
+from rtgen.midi import is_note_on
 
 BPM = 120.0
 PER_BEAT = 4  # sixteenth notes
@@ -70,11 +71,11 @@ def _match(deadlines: list[int], pitches: list[int], got: list, sent: list) -> t
         by_pitch[p].append(i)
     send_of: dict[int, deque[int]] = defaultdict(deque)
     for t, m in sent:
-        if m[0] & 0xF0 == 0x90 and m[2] > 0:
+        if is_note_on(m):
             send_of[m[1]].append(t)
     rows = []
     for m, t in got:
-        if len(m) < 3 or m[0] & 0xF0 != 0x90 or m[2] == 0 or not by_pitch[m[1]]:
+        if not is_note_on(m) or not by_pitch[m[1]]:
             continue
         i = by_pitch[m[1]].popleft()
         rows.append((deadlines[i], t, send_of[m[1]].popleft() if send_of[m[1]] else t))

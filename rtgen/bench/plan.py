@@ -22,6 +22,7 @@ from rtgen.engine.build import engine_config
 from rtgen.engine.engine import PLAN_AHEAD_MAX_NS
 from rtgen.engine.offline import OfflineRig
 from rtgen.io.midifile import read_midi
+from rtgen.midi import note_off, note_on
 
 PLAN_BEATS = 256
 MODE = "duet"
@@ -33,8 +34,8 @@ def _call_inputs(rig: OfflineRig, channel: int) -> list[tuple[int, tuple[int, ..
     for n in read_midi(ASSETS / "demo_call.mid").notes:
         t_on, t_off = rig.beats_to_ns(1 + n.start), rig.beats_to_ns(1 + n.end)
         inputs += [
-            (t_on, (0x90 | channel, n.pitch, n.velocity)),
-            (t_off, (0x80 | channel, n.pitch, 0)),
+            (t_on, note_on(channel, n.pitch, n.velocity)),
+            (t_off, note_off(channel, n.pitch)),
         ]
     return inputs
 

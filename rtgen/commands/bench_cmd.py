@@ -5,18 +5,12 @@ from __future__ import annotations
 import importlib.util
 import json
 import time
-from enum import Enum
 from pathlib import Path
 
 import typer
 
+from rtgen.commands.choices import Device
 from rtgen.errors import RtgenError
-
-
-class Device(str, Enum):
-    auto = "auto"
-    cpu = "cpu"
-    cuda = "cuda"
 
 
 def register(app: typer.Typer) -> None:

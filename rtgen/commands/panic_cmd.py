@@ -15,10 +15,11 @@ import time
 
 import typer
 
-from rtgen.commands.ports_cmd import MidiApi
-from rtgen.engine.ledger import channel_resets, note_off
-from rtgen.engine.portproto import Message, OutputPort
+from rtgen.commands.choices import MidiApi
+from rtgen.engine.ledger import channel_resets
+from rtgen.engine.portproto import OutputPort
 from rtgen.errors import RtgenError
+from rtgen.midi import Message, note_off
 
 # At most BURST messages, then a pause: 2,000 messages at once would overrun small MIDI
 # buffers (JACK1, DIN hardware through ALSA) and slow receivers; ~70 ms for a full panic.

@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 import random
 import sys
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
 from rtgen.assets import default_play_model
+from rtgen.commands.choices import ClockSource, Device, MidiApi, ModeName
 from rtgen.config import PlaySettings, load_preset, merge
 from rtgen.errors import RtgenError
 from rtgen.paths import check_writable
@@ -21,30 +21,6 @@ if TYPE_CHECKING:
     from rtgen.live import LiveJam
 
 VIRTUAL_IN, VIRTUAL_OUT = "rtgen-in", "rtgen-out"  # clients of --virtual's "rtgen in"/"out"
-
-
-class Api(str, Enum):
-    alsa = "alsa"
-    jack = "jack"
-    coremidi = "coremidi"
-    winmm = "winmm"
-
-
-class ModeName(str, Enum):
-    call_response = "call-response"
-    cont = "continue"
-    duet = "duet"
-
-
-class ClockSource(str, Enum):
-    internal = "internal"
-    external = "external"
-
-
-class Device(str, Enum):
-    auto = "auto"
-    cpu = "cpu"
-    cuda = "cuda"
 
 
 # (label, figure) of the status's problem counters: sends that went out late, model notes
@@ -141,7 +117,9 @@ def register(app: typer.Typer) -> None:
         out: str = typer.Option(
             None, "--out", help="Output port (substring or regex), e.g. 'Synth'."
         ),
-        api: Api = typer.Option(None, "--api", help="MIDI API (default: the first that works)."),
+        api: MidiApi = typer.Option(
+            None, "--api", help="MIDI API (default: the first that works)."
+        ),
         virtual: bool = typer.Option(
             False,
             "--virtual",
@@ -259,7 +237,7 @@ def register(app: typer.Typer) -> None:
 def _start(
     settings: PlaySettings,
     model: Path | None,
-    api: Api | None,
+    api: MidiApi | None,
     inp: str | None,
     out: str | None,
     virtual: bool,

@@ -3,18 +3,10 @@
 from __future__ import annotations
 
 import json
-from enum import Enum
 
 import typer
 
-
-class MidiApi(str, Enum):
-    """MIDI APIs by their user-facing names (the keys of rtgen.io.ports.API_NAMES)."""
-
-    alsa = "alsa"
-    jack = "jack"
-    coremidi = "coremidi"
-    winmm = "winmm"
+from rtgen.commands.choices import MidiApi
 
 
 def ports(

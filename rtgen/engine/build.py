@@ -7,6 +7,7 @@ from rtgen.engine.engine import EngineConfig
 from rtgen.engine.modes import ModeConfig
 from rtgen.engine.sampler import SamplerConfig
 from rtgen.events import Note, Role
+from rtgen.midi import is_note_off, is_note_on
 
 
 def engine_config(s: PlaySettings, seed: int) -> EngineConfig:
@@ -52,12 +53,13 @@ def sent_to_notes(
     open_: dict[tuple[int, int], list[tuple[int, int]]] = {}
     notes: list[Note] = []
     for t, m in sent:
-        if len(m) < 3 or m[0] & 0xF0 not in (0x80, 0x90):
+        on = is_note_on(m)
+        if not (on or is_note_off(m)):
             continue
         ch, pitch = m[0] & 0x0F, m[1]
         if channel is not None and ch != channel:
             continue
-        if m[0] & 0xF0 == 0x90 and m[2] > 0:
+        if on:
             open_.setdefault((ch, pitch), []).append((t, m[2]))
         elif open_.get((ch, pitch)):
             t0, vel = open_[(ch, pitch)].pop(0)

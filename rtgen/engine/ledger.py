@@ -18,46 +18,18 @@ from __future__ import annotations
 import threading
 from collections import Counter
 
-Message = tuple[int, ...]
-
-NOTE_OFF = 0x80
-NOTE_ON = 0x90
-CONTROL_CHANGE = 0xB0
-CC_SUSTAIN = 64
-CC_ALL_SOUND_OFF = 120
-CC_ALL_NOTES_OFF = 123
-
-
-def note_on(channel: int, pitch: int, velocity: int) -> Message:
-    return (NOTE_ON | channel, pitch, velocity)
-
-
-def note_off(channel: int, pitch: int) -> Message:
-    return (NOTE_OFF | channel, pitch, 0)
-
-
-def control_change(channel: int, control: int, value: int) -> Message:
-    return (CONTROL_CHANGE | channel, control, value)
-
-
-def is_note_on(message: Message) -> bool:
-    """A note-on with velocity > 0 (a note-on with velocity 0 is a note-off)."""
-    return len(message) >= 3 and message[0] & 0xF0 == NOTE_ON and message[2] > 0
-
-
-def is_note_off(message: Message) -> bool:
-    """A note-off, or a note-on with velocity 0."""
-    if len(message) < 3:
-        return False
-    kind = message[0] & 0xF0
-    return kind == NOTE_OFF or (kind == NOTE_ON and message[2] == 0)
-
-
-def channel_of(message: Message) -> int | None:
-    """The channel (0..15) of a channel-voice message; None for system messages."""
-    if not message or not 0x80 <= message[0] < 0xF0:
-        return None
-    return message[0] & 0x0F
+from rtgen.midi import (
+    CC_ALL_NOTES_OFF,
+    CC_ALL_SOUND_OFF,
+    CC_SUSTAIN,
+    Message,
+    channel_of,
+    control_change,
+    is_control,
+    is_note_off,
+    is_note_on,
+    note_off,
+)
 
 
 class NoteLedger:
@@ -83,17 +55,9 @@ class NoteLedger:
                     self._notes[key] -= 1
                 else:
                     self._notes.pop(key, None)
-            elif self._ends_channel(message):
+            elif is_control(message, CC_ALL_SOUND_OFF, CC_ALL_NOTES_OFF):  # ends the channel
                 for key in [k for k in self._notes if k[0] == channel]:
                     del self._notes[key]
-
-    @staticmethod
-    def _ends_channel(message: Message) -> bool:
-        return (
-            len(message) >= 2
-            and message[0] & 0xF0 == CONTROL_CHANGE
-            and message[1] in (CC_ALL_SOUND_OFF, CC_ALL_NOTES_OFF)
-        )
 
     def sounding(self) -> set[tuple[int, int]]:
         """The (channel, pitch) pairs with at least one note sounding."""

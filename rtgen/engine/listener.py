@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from rtgen import midi
 from rtgen.engine.clock import BeatTimeline
 from rtgen.events import Note, NoteEvent, Role
 
@@ -44,22 +45,22 @@ class Listener:
         self.received += 1
         if not message:
             return []
-        status = message[0]
-        kind, ch = status & 0xF0, status & 0x0F
-        if status >= 0xF0 or (self.channel is not None and ch != self.channel):
+        ch = midi.channel_of(message)
+        if ch is None or (self.channel is not None and ch != self.channel):
             return []
         if len(message) < 3:
             return []
+        kind = midi.kind_of(message[0])
         data1, data2 = message[1] & 0x7F, message[2] & 0x7F
-        if kind in (0x80, 0x90):
+        if kind in (midi.NOTE_OFF, midi.NOTE_ON):
             self.last_note_ns = t_ns
-        if kind == 0x90 and data2 > 0:
+        if kind == midi.NOTE_ON and data2 > 0:
             return self._on(data1, data2, t_ns)
-        if kind == 0x80 or (kind == 0x90 and data2 == 0):
+        if kind == midi.NOTE_OFF or kind == midi.NOTE_ON:  # a note-on of velocity 0 ends it
             return self._key_up(data1, t_ns)
-        if kind == 0xB0 and data1 == 64:
+        if kind == midi.CONTROL_CHANGE and data1 == midi.CC_SUSTAIN:
             return self._pedal(data2 >= 64, t_ns)
-        if kind == 0xB0 and data1 in (120, 123):
+        if kind == midi.CONTROL_CHANGE and data1 in (midi.CC_ALL_SOUND_OFF, midi.CC_ALL_NOTES_OFF):
             return self._all_off(t_ns)
         return []
 

@@ -23,8 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from rtgen.engine.clock import NS_PER_MINUTE, BeatClock, TempoLine, check_bpm
+from rtgen.midi import CLOCK, CONTINUE, SONG_POSITION, START, STOP
 
-CLOCK, START, CONTINUE, STOP, SONG_POSITION = 0xF8, 0xFA, 0xFB, 0xFC, 0xF2
 TICKS_PER_BEAT = 24
 TICKS_PER_SIXTEENTH = 6  # a Song Position Pointer counts "MIDI beats": sixteenth notes
 MIN_DROPOUT_NS = 250_000_000

@@ -18,8 +18,7 @@ from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 from rtgen.errors import RtgenError
-
-Message = tuple[int, ...]
+from rtgen.midi import Message
 
 
 class PortVanishedError(RtgenError):

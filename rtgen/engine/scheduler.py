@@ -53,15 +53,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from rtgen.engine.ledger import (
-    NoteLedger,
-    channel_of,
-    is_note_off,
-    is_note_on,
-    note_off,
-    note_on,
-)
-from rtgen.engine.portproto import Message, OutputPort
+from rtgen.engine.ledger import NoteLedger
+from rtgen.engine.portproto import OutputPort
+from rtgen.midi import Message, channel_of, checked, is_note_off, is_note_on, note_off, note_on
 
 log = logging.getLogger("rtgen.scheduler")
 
@@ -110,13 +104,6 @@ def _rank(message: Message) -> int:
     return _RANK_ON if is_note_on(message) else _RANK_OTHER
 
 
-def _check_message(message: Message) -> Message:
-    message = tuple(int(b) for b in message)
-    if not message or not 0x80 <= message[0] <= 0xFF or any(not 0 <= b <= 0xFF for b in message):
-        raise ValueError(f"not a raw MIDI message: {message!r}")
-    return message
-
-
 class Scheduler:
     """An absolute-deadline queue of MIDI messages, a note ledger, a send thread, a panic."""
 
@@ -163,7 +150,7 @@ class Scheduler:
 
         A past note-off for a (channel, pitch) that is sounding is sent now instead.
         """
-        message = _check_message(message)
+        message = checked(message)  # rtgen.midi's one rule, as for the input
         with self._cond:
             now = self.clock.now_ns()
             if t_ns < now:

@@ -47,7 +47,7 @@ from typing import TypeVar
 
 import rtmidi
 
-from rtgen.engine.portproto import Message, PortVanishedError
+from rtgen.engine.portproto import PortVanishedError
 from rtgen.errors import RtgenError
 from rtgen.io.ports import (
     API_NAMES,
@@ -57,6 +57,7 @@ from rtgen.io.ports import (
     match_port,
     no_usable_api,
 )
+from rtgen.midi import DISCARDED, Message
 
 #: Seconds ``MidiOutput.close`` waits before closing, so sent messages reach the peer (JACK
 #: delivers once per period; rtmidi's own close waits one more). 20 ms covers two periods of
@@ -84,10 +85,6 @@ STAMP_WINDOW_S = 5.0
 #: as proof that rtmidi's deltas lost time: the backend stamps a message a little before it
 #: queues it (microseconds on JACK's thread, unless that thread is preempted in between).
 STAMP_SLACK_S = 0.0005
-
-# Dropped here rather than by rtmidi's ignore_types: a message rtmidi ignores takes its
-# delta time with it, so every later stamp would come early (SysEx, active sensing).
-_DISCARDED = frozenset({0xF0, 0xFE})
 
 Stamped = tuple[Message, int]  # (raw MIDI bytes, time.perf_counter_ns() on arrival)
 _Port = TypeVar("_Port", bound="_RtmidiPort")
@@ -486,7 +483,10 @@ class MidiInput(_RtmidiPort):
         return rtmidi.MidiIn(rtapi=rtapi, name=self.client_name, queue_size_limit=limit)
 
     def _prepare(self, rt: rtmidi.MidiIn) -> None:
-        rt.ignore_types(sysex=False, timing=False, active_sense=False)  # see _DISCARDED
+        # SysEx and active sensing are dropped in _take_from_rtmidi, not by rtmidi's
+        # ignore_types: a message rtmidi ignores takes its delta time with it, so every
+        # later stamp would come early.
+        rt.ignore_types(sysex=False, timing=False, active_sense=False)
 
     def _reopened(self) -> None:
         # rtmidi may count its deltas afresh on the new port: no old bound fits them.
@@ -517,7 +517,7 @@ class MidiInput(_RtmidiPort):
                     break
                 message, delta_s = event
                 t_ns = stamp(delta_s, empty_ns, time.perf_counter_ns())
-                if message[0] not in _DISCARDED:
+                if message[0] not in DISCARDED:
                     queue.append((tuple(message), t_ns))  # a full deque drops its oldest
                     count += 1
         if count:

@@ -8,7 +8,8 @@ from collections import Counter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rtgen.engine.ledger import NoteLedger, is_note_off, is_note_on
+from rtgen.engine.ledger import NoteLedger
+from rtgen.midi import is_note_off, is_note_on
 
 SETTINGS = settings(derandomize=True, max_examples=150, deadline=None)
 

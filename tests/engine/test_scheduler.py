@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rtgen.engine.clock import FakeClock, MonotonicClock
-from rtgen.engine.ledger import is_note_off, is_note_on
 from rtgen.engine.portproto import FakeOutputPort, OutputPort, PortVanishedError
 from rtgen.engine.scheduler import Scheduler
+from rtgen.midi import is_note_off, is_note_on
 from tests.engine.test_ledger import hanging
 
 SETTINGS = settings(derandomize=True, max_examples=120, deadline=None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rtgen.commands.ports_cmd import MidiApi
+from rtgen.commands.choices import MidiApi
 from rtgen.errors import RtgenError
 from rtgen.io.ports import API_NAMES, compiled_apis, match_port
 

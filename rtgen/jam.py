@@ -52,17 +52,15 @@ def jam_offline(
 
     model = sent_to_notes(rig.port.sent, beat_at, Role.MODEL, cfg.out_channel)
     player = [replace(n, role=Role.PLAYER) for n in prime]
-    p = rig.engine.planner.stats
+    p = rig.engine.stats()
     stats = {
         "plans": p.plans,
         "notes": p.notes,
         "shifted": p.shifted,
         "dropped": p.dropped,
-        "answers": rig.engine.mode.answers,
+        "answers": p.answers,
         # the last answer's first beat, in the primer's beats (None: no answer)
-        "answer_start": rig.engine.mode.answer_start - LEAD_IN_BEATS
-        if rig.engine.mode.answers
-        else None,
+        "answer_start": p.answer_start - LEAD_IN_BEATS if p.answers else None,
         "seed": seed,
     }
     return JamResult(player, model, stats)

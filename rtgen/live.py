@@ -533,11 +533,11 @@ class LiveJam:
 
     def _release_held(self, now: int) -> None:
         """Key-ups for the keys a lost keyboard was holding (and the pedal), as if played."""
-        listener = self.engine.listener
+        keys, pedal = self.engine.held_keys()
         default = self.s.in_channel - 1 if self.s.in_channel else 0
-        for pitch in sorted(listener.keys_down):
+        for pitch in keys:
             self._handle((0x80 | self._held.get(pitch, default), pitch, 0), now, True)
-        if listener.pedal:
+        if pedal:
             self._handle((0xB0 | default, 64, 0), now, True)
         self._held.clear()
 
@@ -566,7 +566,7 @@ class LiveJam:
 
     def summary(self) -> dict[str, Any]:
         """The figures printed on exit: what came in, what went out, what was missed."""
-        plan, sched = self.engine.planner.stats, self.scheduler.stats
+        plan, sched = self.engine.stats(), self.scheduler.stats
         return {
             "in": self.msgs_in,
             "dropped": getattr(self.inp, "dropped", 0),
@@ -577,7 +577,7 @@ class LiveJam:
             "shifted": plan.shifted,
             "dropped_notes": plan.dropped,
             "merged": plan.merged,
-            "stuck_keys": self.engine.listener.stuck_released,
+            "stuck_keys": plan.stuck_keys,
             "skipped_beats": self.beats_skipped,
             "sent": sched.sent,
             "late": sched.late,
@@ -594,7 +594,7 @@ class LiveJam:
     def _write_record(self) -> None:
         from rtgen.io.midifile import write_midi
 
-        player = list(self.engine.listener.notes)
+        player = self.engine.player_notes()
         with self.sent.lock:
             sent = list(self.sent.model)
         model = sent_to_notes(sent, self.timeline.beat_at, Role.MODEL, self.cfg.out_channel)
@@ -613,15 +613,7 @@ def _install_test_hooks(jam: LiveJam) -> None:
     if fault == "scheduler":
         jam.out.fault_after = after
     elif fault == "planner":
-        plan, calls = jam.engine.planner.plan, [0]
-
-        def faulty_plan(*args: Any, **kwargs: Any) -> int:
-            calls[0] += 1
-            if calls[0] > after:
-                raise RuntimeError(f"RTGEN_TEST_FAULT=planner at t_ns={time.perf_counter_ns()}")
-            return plan(*args, **kwargs)
-
-        jam.engine.planner.plan = faulty_plan
+        jam.engine = _FaultyEngine(jam.engine, after)
     slow_ms = float(os.environ.get("RTGEN_TEST_SLOW_STEP_MS", "0") or 0)
     if slow_ms > 0:
         step = jam.session.step
@@ -631,3 +623,19 @@ def _install_test_hooks(jam: LiveJam) -> None:
             return step(token)
 
         jam.session.step = slow_step
+
+
+class _FaultyEngine:
+    """The engine, but its tick raises once ``after`` beats were planned: a crash inside
+    the planner's work, on the loop thread (RTGEN_TEST_FAULT=planner)."""
+
+    def __init__(self, engine: Engine, after: int) -> None:
+        self._engine, self._after = engine, after
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._engine, name)
+
+    def tick(self, now_ns: int) -> int:
+        if self._engine.stats().plans >= self._after:
+            raise RuntimeError(f"RTGEN_TEST_FAULT=planner at t_ns={time.perf_counter_ns()}")
+        return self._engine.tick(now_ns)

@@ -47,30 +47,29 @@ def sha256_of(path: Path) -> str:
 
 
 def apply(engine, scheduler, rec: dict, origin_ns: int) -> Any:  # noqa: ANN001
-    """Make one logged call on ``engine``: the one place both live and replay go through."""
+    """Make one logged call on ``engine`` (through its named operations only): the one place
+    both live and replay go through."""
     kind = rec["k"]
     if kind == "in":
         return engine.on_message(tuple(rec["m"]), origin_ns + rec["t"])
     if kind == "tick":
         return engine.tick(origin_ns + rec["w"])
     if kind == "clk":
-        m = rec["m"]
-        return engine.timeline.feed(m[0], origin_ns + rec["t"], tuple(m[1:]))
-    if kind in ("cut", "halt"):
-        engine.planner.cut(origin_ns + rec.get("t", rec["w"]))
-        if kind == "halt":  # the external clock stopped: plan afresh when it runs again
-            engine.next_beat = None
-        return None
+        return engine.clock_message(tuple(rec["m"]), origin_ns + rec["t"])
+    if kind == "cut":
+        return engine.cut(origin_ns + rec.get("t", rec["w"]))
+    if kind == "halt":  # the external clock stopped: plan afresh when it runs again
+        return engine.halt(origin_ns + rec.get("t", rec["w"]))
     if kind in ("panic", "stop"):
         return scheduler.panic()
     if kind == "skip":
-        engine.next_beat = rec["beat"]
+        engine.skip_to(rec["beat"])
     elif kind == "endcall":
-        engine.listener.keys_down.clear()
+        engine.end_call()
     elif kind == "temp":
-        engine.sampler.reconfigure(temperature=rec["v"])
+        engine.set_temperature(rec["v"])
     elif kind == "mode":
-        engine.mode.cfg.mode = rec["v"]
+        engine.set_mode(rec["v"])
     elif kind != "x":
         raise ValueError(f"unknown log record {kind!r}")
     return None
@@ -261,7 +260,7 @@ def replay(path: Path, model: Path | None = None) -> ReplayResult:
     calls, inputs = rig.run(records)
     beat_at = rig.timeline.beat_at
     model_notes = sent_to_notes(rig.port.sent, beat_at, Role.MODEL, rig.cfg.out_channel)
-    player = list(rig.engine.listener.notes)
+    player = rig.engine.player_notes()
     return ReplayResult(player, model_notes, calls, inputs, settings, rig.seed)
 
 

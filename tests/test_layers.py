@@ -1,9 +1,10 @@
-"""The package's layers, read from its imports (lazy ones inside functions included).
+"""The package's layers, read from its code with ast (lazy imports inside functions included).
 
 The engine (what `rtgen play` runs) reaches neither torch, the models, the export nor rtmidi,
 however indirectly; nothing in the package imports `training`; the export does not import
 the engine (the graph contract sits between them, in rtgen/graph_contract.py); only the port
-modules import rtmidi.
+modules import rtmidi. And no module outside rtgen/engine writes an engine's insides: it
+calls the engine's named operations (rtgen/engine/engine.py) instead.
 """
 
 from __future__ import annotations
@@ -110,3 +111,76 @@ def test_the_checker_sees_lazy_and_indirect_imports(tmp_path: Path) -> None:
         found
     )
     assert "rtgen.export.onnx -> training (the package never imports training)" in found
+
+
+def _chain(node: ast.AST) -> list[str]:
+    """``a.b[0].c(x).d`` as ['a', 'b', '[]', 'c', '()', 'd']."""
+    if isinstance(node, ast.Attribute):
+        return [*_chain(node.value), node.attr]
+    if isinstance(node, ast.Subscript):
+        return [*_chain(node.value), "[]"]
+    if isinstance(node, ast.Call):
+        return [*_chain(node.func), "()"]
+    return [node.id] if isinstance(node, ast.Name) else ["?"]
+
+
+def _past_engine(chain: list[str]) -> int:
+    """How many links follow the last ``engine`` in ``chain`` (-1: none there)."""
+    if "engine" not in chain:
+        return -1
+    return len(chain) - 1 - max(i for i, name in enumerate(chain) if name == "engine")
+
+
+def engine_writes(root: Path = ROOT) -> list[str]:
+    """Places outside rtgen/engine that write into an engine object: an assignment (or del)
+    to ``...engine.X...``, or a call of a method of one of its parts (``engine.X.f()``)."""
+    out = []
+    for path in sorted(root.rglob("*.py")):
+        if path.relative_to(root).parts[0] == "engine":
+            continue
+        where = path.relative_to(root.parent)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            targets: list[ast.AST] = []
+            if isinstance(node, (ast.Assign, ast.Delete)):
+                targets = list(node.targets)
+            elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+                targets = [node.target]
+            while targets:
+                target = targets.pop()
+                if isinstance(target, (ast.Tuple, ast.List)):  # a, b.c = ...: each element
+                    targets += target.elts
+                elif isinstance(target, ast.Starred):
+                    targets.append(target.value)
+                elif _past_engine(chain := _chain(target)) >= 1:
+                    out.append(f"{where}:{node.lineno}: assigns {'.'.join(chain)}")
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                chain = _chain(node.func)
+                if _past_engine(chain) >= 2:
+                    out.append(f"{where}:{node.lineno}: calls {'.'.join(chain)}()")
+    return sorted(set(out))
+
+
+def test_no_module_outside_the_engine_writes_its_insides() -> None:
+    """live, replay, the commands and the rest use the engine's named operations (halt,
+    skip_to, end_call, set_mode, stats, ...), never its parts' attributes or methods."""
+    assert engine_writes() == []
+
+
+def test_the_write_check_sees_assignments_and_calls_into_parts(tmp_path: Path) -> None:
+    """The three ways replay used to write the engine are each found; the engine's own
+    attribute (``self.engine = ...``) and its methods (``engine.tick()``) are not."""
+    pkg = tmp_path / "rtgen"
+    pkg.mkdir()
+    (pkg / "replay.py").write_text(
+        "def apply(engine, jam):\n"
+        "    engine.next_beat = None\n"
+        "    engine.listener.keys_down.clear()\n"
+        "    jam.engine.mode.cfg.mode = 'duet'\n"
+        "    jam.engine = engine\n"
+        "    engine.tick(0)\n"
+    )
+    assert engine_writes(pkg) == [
+        "rtgen/replay.py:2: assigns engine.next_beat",
+        "rtgen/replay.py:3: calls engine.listener.keys_down.clear()",
+        "rtgen/replay.py:4: assigns jam.engine.mode.cfg.mode",
+    ]

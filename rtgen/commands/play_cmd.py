@@ -63,11 +63,10 @@ def status_fields(f: dict) -> list[Field]:
 
 
 def _status_figures(jam: LiveJam) -> dict:
-    eng = jam.engine
-    st, sched = eng.planner.stats, jam.scheduler.stats
-    steps = sorted(st.step_ns[-2000:]) or [0]
+    st, sched = jam.engine.stats(), jam.scheduler.stats
+    steps = sorted(st.step_ns) or [0]
     return {
-        "state": eng.mode.state,
+        "state": st.state,
         "bpm": jam.timeline.bpm or 0.0,
         "bar": int(jam.timeline.beat_at(jam.clock.now_ns()) // jam.s.beats_per_bar) + 1,
         "in": jam.notes_in,

@@ -135,6 +135,11 @@ class Listener:
         """A key is down (the pedal alone does not count as playing)."""
         return bool(self.keys_down)
 
+    def end_call(self) -> None:
+        """The player says the call is over (a CC): keys still down no longer hold it open
+        (they still sound, and their key-ups end their notes as usual)."""
+        self.keys_down.clear()
+
     def start_new_call(self) -> None:
         """The model answered: the next note-on starts a new call."""
         self.call_start_ns = None

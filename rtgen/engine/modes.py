@@ -107,6 +107,10 @@ class Mode:
         lis.start_new_call()  # what the player plays from now on is the next call
         return Decision(True, first_note=True)
 
+    def set_mode(self, mode: str) -> None:
+        """Switch modes mid-jam (a CC); the state carries over and the next beat decides."""
+        self.cfg.mode = mode
+
     def on_player_note(self) -> bool:
         """The player struck a key. Returns True when the model must stop now (barge-in)."""
         if self.cfg.mode == "continue" and self.state == "playing":

@@ -18,7 +18,7 @@ DEMO_CALL = Path(__file__).resolve().parents[2] / "rtgen" / "assets" / "demo_cal
 @pytest.fixture(scope="module")
 def tiny_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small untrained LSTM exported by the real CLI (the engine does not need it trained)."""
-    from tests.export.conftest import make_ckpt
+    from tests.support.checkpoints import make_ckpt
 
     folder = tmp_path_factory.mktemp("gen")
     ckpt = make_ckpt(folder, "lstm")

@@ -20,8 +20,8 @@ import pytest
 
 from rtgen.bench.models import prepare_models
 from rtgen.bench.onset import _match, drift_ms
+from tests.support.play import RTGEN
 
-RTGEN = [sys.executable, "-m", "rtgen"]
 BACKENDS = ("ort_fp32", "ort_int8", "torch_eager", "torch_eager_nomkldnn", "torchscript")
 POSITIVE = [
     *(f"step_us.{b}.{s}" for b in BACKENDS for s in ("p50", "p99", "max")),
@@ -52,7 +52,7 @@ def _get(figures: dict, dotted: str) -> object:
 @pytest.fixture(scope="module")
 def small_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small untrained LSTM, exported with its int8 sibling by the real CLI."""
-    from tests.export.conftest import make_ckpt
+    from tests.support.checkpoints import make_ckpt
 
     folder = tmp_path_factory.mktemp("bench")
     ckpt = make_ckpt(folder, "lstm")

@@ -1,9 +1,9 @@
 """The real `rtgen play` over real JACK ports, with the bundled model.
 
 A test keyboard (an rtmidi JACK client with a virtual output) plays calls; a test synth (a
-JACK client with a virtual input) records what rtgen sends, stamped on arrival by JACK
-(tests/jackrig.py, shared with the reliability suite). rtgen runs
-as a subprocess and is only ever talked to through its ports and signals.
+JACK client with a virtual input) records what rtgen sends, stamped on arrival by JACK (the
+``rig`` fixture, tests/support/, shared with the reliability suite). rtgen runs as a
+subprocess and is only ever talked to through its ports and signals.
 """
 
 from __future__ import annotations
@@ -12,76 +12,45 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
-import pytest
 
 from rtgen.bench.stalls import MachineStalls
 from rtgen.engine.keys import parse_key, scale_pitch_classes
 from rtgen.events import Role
 from rtgen.io.midifile import read_midi
-from tests.jackrig import Keyboard, Synth
+from tests.support.jack import jack_ports
+from tests.support.peers import KBD, SYNTH, SYNTH_PORT, Synth
+from tests.support.play import RTGEN, Rig, Rtgen
+from tests.support.timing import grid_errors_ms
 
 BPM = 120.0
 BEAT_S = 60.0 / BPM
-RTGEN = [sys.executable, "-m", "rtgen"]
 
 
-@pytest.fixture
-def rig(jack_server: str, tmp_path: Path) -> Iterator[dict]:
-    kbd, synth = Keyboard("rtgenTestKbd"), Synth("rtgenTestSynth")
-    procs: list[subprocess.Popen] = []
-
-    def start(*args: str) -> subprocess.Popen:
-        proc = subprocess.Popen(
-            [*RTGEN, "play", "--api", "jack", "--quiet", *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        procs.append(proc)
-        time.sleep(2.0)  # model load and port connection
-        assert proc.poll() is None, proc.communicate()[1]
-        return proc
-
-    yield {"kbd": kbd, "synth": synth, "start": start, "tmp": tmp_path}
-    for p in procs:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-    kbd.delete()
-    synth.delete()
-
-
-def _stop(proc: subprocess.Popen) -> tuple[int, str, float]:
-    t0 = time.perf_counter()
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=10)
-    return proc.returncode, err, time.perf_counter() - t0
+def _stop(proc: Rtgen) -> tuple[int, str, float]:
+    """SIGINT, wait; (exit code, its stderr, seconds it took)."""
+    code, took = proc.stop(signal.SIGINT, timeout_s=10)
+    return code, proc.stderr(), took
 
 
 CALL_C = [60, 62, 64, 65, 67, 65, 64, 62]  # two bars of C major, one note a beat
 
 
-def test_answer_comes_after_the_silence_and_stops_cleanly_on_sigint(rig: dict) -> None:
+def test_answer_comes_after_the_silence_and_stops_cleanly_on_sigint(rig: Rig) -> None:
     """The answer's first note arrives between 1 and 2 beats after the call's last note-off
     (silence = 1 beat, then the next grid beat), never while a call key is held; SIGINT
     leaves zero notes sounding, exits 0 within a second, and --record holds both parts."""
-    record = rig["tmp"] / "session.mid"
-    proc = rig["start"](
-        "--in", "rtgenTestKbd", "--out", "rtgenTestSynth", "--seed", "1", "--record", str(record)
-    )
+    record = rig.tmp / "session.mid"
+    proc = rig.start("--seed", "1", "--record", str(record))
     with MachineStalls() as stalls:
         t_call = time.perf_counter()
-        t_off = rig["kbd"].play(CALL_C, BEAT_S)
-        during_call = rig["synth"].note_ons()
+        t_off = rig.kbd.play(CALL_C, BEAT_S)
+        during_call = rig.synth.note_ons()
         time.sleep(3.0)  # in the middle of the two-bar answer
-    ons = rig["synth"].note_ons(t_call)
+    ons = rig.synth.note_ons(t_call)
     code, err, took = _stop(proc)
     assert not during_call  # nothing while the call's keys were down
     assert ons, err
@@ -90,25 +59,16 @@ def test_answer_comes_after_the_silence_and_stops_cleanly_on_sigint(rig: dict) -
     held_up = stalls.held_up(ons[0][0], (first - 2 * BEAT_S) * 1e3, 5.0)
     assert BEAT_S - 0.005 <= first <= 2 * BEAT_S + 0.005 or held_up, (first, stalls.summary())
     assert code == 0 and took < 1.0, err
-    assert rig["synth"].sounding() == 0
+    assert rig.synth.sounding() == 0
     notes = read_midi(record).notes
     assert {n.role for n in notes} == {Role.PLAYER, Role.MODEL}
     assert len([n for n in notes if n.role == Role.PLAYER]) == len(CALL_C)
 
 
-def _grid_errors_ms(times: list[float], step_s: float) -> np.ndarray:
-    """Each onset's distance (ms) from a common 1/12-beat grid fitted to all of them."""
-    t = np.asarray(times) - times[0]
-    phase = np.angle(np.mean(np.exp(2j * np.pi * t / step_s)))  # circular mean of phases
-    offset = phase / (2 * np.pi) * step_s
-    resid = (t - offset) - np.round((t - offset) / step_s) * step_s
-    return np.abs(resid) * 1e3
-
-
-def test_answers_land_on_the_grid_and_in_the_key_of_the_call(rig: dict) -> None:
+def test_answers_land_on_the_grid_and_in_the_key_of_the_call(rig: Rig) -> None:
     """Over four diatonic calls, model onsets sit on rtgen's 1/12-beat grid (p99 <= 2 ms;
     the JACK period is 1.33 ms) and >= 80% of answer notes are in the call's key."""
-    proc = rig["start"]("--in", "rtgenTestKbd", "--out", "rtgenTestSynth", "--seed", "2")
+    proc = rig.start("--seed", "2")
     calls = {
         "C": [60, 64, 67, 72, 71, 67, 65, 62],
         "G": [67, 71, 74, 72, 66, 67, 69, 71],
@@ -119,9 +79,9 @@ def test_answers_land_on_the_grid_and_in_the_key_of_the_call(rig: dict) -> None:
     with MachineStalls() as stalls:
         for key, pitches in calls.items():
             t0 = time.perf_counter()
-            rig["kbd"].play(pitches, BEAT_S)
+            rig.kbd.play(pitches, BEAT_S)
             time.sleep(2 * BEAT_S * 4 + 1.5)  # the two-bar answer and a rest
-            ons = rig["synth"].note_ons(t0)
+            ons = rig.synth.note_ons(t0)
             scale = scale_pitch_classes(*parse_key(key), leading_tone=True)
             in_key += sum(1 for _, p in ons if p % 12 in scale)
             total += len(ons)
@@ -131,7 +91,7 @@ def test_answers_land_on_the_grid_and_in_the_key_of_the_call(rig: dict) -> None:
     assert total >= 8, err
     share = in_key / total
     onsets.sort()
-    errors = _grid_errors_ms(onsets, BEAT_S / 12)
+    errors = grid_errors_ms(onsets, BEAT_S / 12)
     # the p99 is taken over the onsets the machine itself did not hold up (rtgen/bench/stalls.py)
     ours = [e for t, e in zip(onsets, errors) if not stalls.held_up(t, e, 2.0)]
     print(
@@ -143,27 +103,23 @@ def test_answers_land_on_the_grid_and_in_the_key_of_the_call(rig: dict) -> None:
     assert np.percentile(ours, 99) <= 2.0
 
 
-def test_wrong_port_name_lists_what_exists(rig: dict) -> None:
+def test_wrong_port_name_lists_what_exists(rig: Rig) -> None:
     """A port name that matches nothing is one line naming the ports that exist, exit 2."""
     res = subprocess.run(
-        [*RTGEN, "play", "--api", "jack", "--in", "rtgenTestKbd", "--out", "NoSuchSynth"],
+        [*RTGEN, "play", "--api", "jack", "--in", KBD, "--out", "NoSuchSynth"],
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert res.returncode == 2
     lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1 and "NoSuchSynth" in lines[0] and "rtgenTestSynth" in lines[0]
+    assert len(lines) == 1 and "NoSuchSynth" in lines[0] and SYNTH in lines[0]
 
 
-def _jack_ports() -> str:
-    return subprocess.run(["jack_lsp"], capture_output=True, text=True, timeout=10).stdout
-
-
-def test_virtual_ports_appear_for_a_daw(rig: dict) -> None:
+def test_virtual_ports_appear_for_a_daw(rig: Rig) -> None:
     """--virtual creates 'rtgen in' and 'rtgen out' ports that other clients can connect to."""
-    proc = rig["start"]("--virtual", "--seed", "3")
-    ports = _jack_ports()
+    proc = rig.start("--seed", "3", virtual=True)
+    ports = "\n".join(jack_ports())
     code, err, _ = _stop(proc)
     assert "rtgen in" in ports and "rtgen out" in ports, ports
     assert code == 0, err
@@ -177,7 +133,7 @@ CLOCK_JUMP_MS = 3.0
 CLOCK_SETTLE_BEATS = 3.5
 
 
-def test_follows_an_external_midi_clock(rig: dict) -> None:
+def test_follows_an_external_midi_clock(rig: Rig) -> None:
     """With --clock external and jack_midi_clock at 100 BPM, every onset of the answer lies on
     the clock's 1/12-beat grid (two ticks, counted from Start) within 10 ms, judged against the
     ticks as they arrived at a second test input: rtgen follows the DAW's phase and tempo, not
@@ -199,24 +155,24 @@ def test_follows_an_external_midi_clock(rig: dict) -> None:
     )
     stalls = MachineStalls().start()
     try:
-        proc = rig["start"]("--virtual", "--clock", "external", "--seed", "4")
-        ports = _jack_ports()
-        src_in = [ln.strip() for ln in ports.splitlines() if "rtgen in" in ln][0]
-        dst_out = [ln.strip() for ln in ports.splitlines() if "rtgen out" in ln][0]
+        proc = rig.start("--clock", "external", "--seed", "4", virtual=True)
+        ports = jack_ports()
+        src_in = [p for p in ports if "rtgen in" in p][0]
+        dst_out = [p for p in ports if "rtgen out" in p][0]
         for a, b in (
             ("jack_midi_clock:mclk_out", src_in),
-            ("jack_midi_clock:mclk_out", "rtgenTestTicks:in"),
-            ("rtgenTestKbd:out", src_in),
-            (dst_out, "rtgenTestSynth:in"),
+            ("jack_midi_clock:mclk_out", ticks_in.port),
+            (rig.kbd.port, src_in),
+            (dst_out, rig.synth.port),
         ):
             subprocess.run(["jack_connect", a, b], check=True, timeout=10)
         subprocess.run(["jack_transport"], input="play\nquit\n", text=True, timeout=10)
         time.sleep(1.5)  # a few beats of clock to lock on
         beat_s = 0.6
         t0 = time.perf_counter()
-        rig["kbd"].play(CALL_C, beat_s=beat_s)
+        rig.kbd.play(CALL_C, beat_s=beat_s)
         time.sleep(beat_s * 8 + 1.0)
-        ons = sorted(t for t, _ in rig["synth"].note_ons(t0))
+        ons = sorted(t for t, _ in rig.synth.note_ons(t0))
         code, err, _ = _stop(proc)
         subprocess.run(["jack_transport"], input="stop\nquit\n", text=True, timeout=10)
         got = ticks_in.got
@@ -279,23 +235,23 @@ def _grid_error_ms(ticks: np.ndarray, t: float, period_ms: float) -> float:
     return float(abs(pos / 2 - round(pos / 2)) * 2 * slope * 1e3)
 
 
-def test_demo_plays_to_a_port_and_leaves_nothing_sounding(rig: dict) -> None:
+def test_demo_plays_to_a_port_and_leaves_nothing_sounding(rig: Rig) -> None:
     """`rtgen demo --out PORT` plays the call and the answer to a real JACK port, in time,
     and ends every note it started."""
     t0 = time.perf_counter()
     res = subprocess.run(
-        [*RTGEN, "demo", "-o", str(rig["tmp"] / "demo"), "--seed", "3", "--api", "jack"]
-        + ["--out", "rtgenTestSynth"],
+        [*RTGEN, "demo", "-o", str(rig.tmp / "demo"), "--seed", "3", "--api", "jack"]
+        + ["--out", SYNTH],
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert res.returncode == 0, res.stderr
     time.sleep(0.3)
-    played = read_midi(rig["tmp"] / "demo" / "demo.mid").notes
-    ons = rig["synth"].note_ons(t0)
+    played = read_midi(rig.tmp / "demo" / "demo.mid").notes
+    ons = rig.synth.note_ons(t0)
     assert len(ons) == len(played) and "played" in res.stdout, (len(ons), len(played))
-    assert rig["synth"].sounding() == 0
+    assert rig.synth.sounding() == 0
 
 
 class _Loud:
@@ -346,7 +302,7 @@ def _in_out(start_line: str) -> tuple[str, str]:
     return found.group(1), found.group(2)
 
 
-def test_several_rtgens_print_real_port_names_and_can_be_chained(rig: dict) -> None:
+def test_several_rtgens_print_real_port_names_and_can_be_chained(rig: Rig) -> None:
     """A second `rtgen play --virtual` prints the names JACK gave its ports ('rtgen-in-02:
     rtgen in'), and they exist; `--in rtgen-out` takes the first rtgen's output although the
     process's own output has the same client name."""
@@ -356,13 +312,13 @@ def test_several_rtgens_print_real_port_names_and_can_be_chained(rig: dict) -> N
         jams.append(first)
         first_in, first_out = _in_out(first.started())
         assert (first_in, first_out) == ("rtgen-in:rtgen in", "rtgen-out:rtgen out")
-        chained = _Loud("--in", "rtgen-out", "--out", "rtgenTestSynth")
+        chained = _Loud("--in", "rtgen-out", "--out", SYNTH)
         jams.append(chained)
-        assert _in_out(chained.started()) == (first_out, "rtgenTestSynth:in")
+        assert _in_out(chained.started()) == (first_out, SYNTH_PORT)
         second = _Loud("--virtual")
         jams.append(second)
         second_in, second_out = _in_out(second.started())
-        listed = _jack_ports().splitlines()
+        listed = jack_ports()
         assert re.fullmatch(r"rtgen-in-\d\d:rtgen in", second_in), second_in
         assert re.fullmatch(r"rtgen-out-\d\d:rtgen out", second_out), second_out
         assert {first_in, first_out, second_in, second_out} <= set(listed), listed

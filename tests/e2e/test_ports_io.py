@@ -1,21 +1,19 @@
 """rtgen's MIDI ports (open_output, open_input, hot-plug) and `rtgen panic` on real JACK ports.
 
-The peers are other JACK clients made with rtmidi: a synth (an input port that records) and
-a keyboard (an output port). The synth reads rtmidi's own queue rather than a Python
-callback: a callback holds the GIL on JACK's process thread and cannot keep up with a
-2,000-message panic in one period.
+The peers are other JACK clients made with rtmidi (tests/support/peers.py, the ``synth`` and
+``keyboard`` fixtures): a synth (an input port that records) and a keyboard (an output port).
+The synth reads rtmidi's own queue rather than a Python callback: a callback holds the GIL on
+JACK's process thread and cannot keep up with a 2,000-message panic in one period.
 """
 
 from __future__ import annotations
 
 import collections
-import os
-import shutil
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 import rtmidi
@@ -25,17 +23,9 @@ from rtgen.engine.portproto import OutputPort, PortVanishedError
 from rtgen.errors import RtgenError
 from rtgen.io.ports import open_input, open_output
 from rtgen.io.ports_rtmidi import MidiInput
-
-SYNTH = "rtgenTestSynth:midi_in"
-KEYBOARD = "rtgenTestKbd:midi_out"
-
-
-def _rtgen(*args: str) -> subprocess.CompletedProcess:
-    exe = shutil.which("rtgen")
-    cmd = [exe] if exe else [sys.executable, "-c", "from rtgen.cli import main; main()"]
-    return subprocess.run(
-        [*cmd, *args], capture_output=True, text=True, timeout=60, env=os.environ.copy()
-    )
+from tests.support.jack import jack_ports
+from tests.support.peers import KBD_PORT, SYNTH_PORT, Keyboard, Synth
+from tests.support.play import run_rtgen
 
 
 def _wait_for(condition: Callable[[], bool], timeout_s: float = 2.0) -> bool:
@@ -47,96 +37,13 @@ def _wait_for(condition: Callable[[], bool], timeout_s: float = 2.0) -> bool:
     return condition()
 
 
-def _jack_ports() -> list[str]:
-    result = subprocess.run(["jack_lsp"], capture_output=True, text=True, timeout=10)
-    return result.stdout.splitlines()
-
-
-class Synth:
-    """A JACK client with a virtual MIDI input 'rtgenTestSynth:midi_in' that keeps all it gets."""
-
-    def __init__(self) -> None:
-        self.midi_in: rtmidi.MidiIn | None = None
-        self.start()
-
-    def start(self) -> None:
-        self.midi_in = rtmidi.MidiIn(
-            rtapi=rtmidi.API_UNIX_JACK, name="rtgenTestSynth", queue_size_limit=16384
-        )
-        self.midi_in.open_virtual_port("midi_in")
-
-    def collect(self, count: int | None = None, timeout_s: float = 3.0) -> list[tuple[int, ...]]:
-        """What arrived: until ``count`` messages, or (no count) until 100 ms pass quietly."""
-        got: list[tuple[int, ...]] = []
-        deadline = time.monotonic() + timeout_s
-        quiet_since = time.monotonic()
-        while time.monotonic() < deadline:
-            event = self.midi_in.get_message()
-            if event is not None:
-                got.append(tuple(event[0]))
-                quiet_since = time.monotonic()
-                if count is not None and len(got) >= count:
-                    break
-            elif count is None and time.monotonic() - quiet_since > 0.1:
-                break
-            else:
-                time.sleep(0.001)
-        return got
-
-    def delete(self) -> None:
-        if self.midi_in is not None:
-            self.midi_in.close_port()
-            self.midi_in.delete()
-            self.midi_in = None
-
-
-class Keyboard:
-    """A JACK client with a virtual MIDI output 'rtgenTestKbd:midi_out'."""
-
-    def __init__(self) -> None:
-        self.midi_out: rtmidi.MidiOut | None = None
-        self.start()
-
-    def start(self) -> None:
-        self.midi_out = rtmidi.MidiOut(rtapi=rtmidi.API_UNIX_JACK, name="rtgenTestKbd")
-        self.midi_out.open_virtual_port("midi_out")
-
-    def send(self, *messages: tuple[int, ...]) -> None:
-        for message in messages:
-            self.midi_out.send_message(message)
-
-    def delete(self) -> None:
-        if self.midi_out is not None:
-            self.midi_out.close_port()
-            self.midi_out.delete()
-            self.midi_out = None
-
-
-@pytest.fixture
-def synth(jack_server: str) -> Iterator[Synth]:
-    peer = Synth()
-    try:
-        yield peer
-    finally:
-        peer.delete()
-
-
-@pytest.fixture
-def keyboard(jack_server: str) -> Iterator[Keyboard]:
-    peer = Keyboard()
-    try:
-        yield peer
-    finally:
-        peer.delete()
-
-
 def test_open_output_delivers_messages_in_order(synth: Synth) -> None:
     """Messages sent to an opened output arrive at the synth complete and in send order."""
     sent = [(0x90 | ch, p, 1 + p % 127) for ch in range(4) for p in range(128)]
     sent += [(0x80 | ch, p, 0) for ch in range(4) for p in range(128)]
     with open_output("rtgenTestSynth", "jack") as out:
         assert isinstance(out, OutputPort)
-        assert out.name == SYNTH and out.api == "jack"
+        assert out.name == SYNTH_PORT and out.api == "jack"
         for message in sent:
             out.send(message)
         assert synth.collect(len(sent)) == sent
@@ -144,7 +51,7 @@ def test_open_output_delivers_messages_in_order(synth: Synth) -> None:
 
 def test_close_flushes_what_was_just_sent(synth: Synth) -> None:
     """Messages sent right before close() still arrive; a second close() does nothing."""
-    out = open_output(SYNTH, "jack")
+    out = open_output(SYNTH_PORT, "jack")
     sent = [(0xB0, 7, v) for v in range(40)]
     for message in sent:
         out.send(message)
@@ -158,7 +65,7 @@ def test_close_flushes_what_was_just_sent(synth: Synth) -> None:
 def test_open_input_stamps_messages_with_perf_counter_ns(keyboard: Keyboard) -> None:
     """Each message comes as (bytes tuple, perf_counter_ns on arrival), in order, via get()."""
     with open_input("rtgenTestKbd", "jack") as inp:
-        assert inp.name == KEYBOARD
+        assert inp.name == KBD_PORT
         before = time.perf_counter_ns()
         keyboard.send((0x90, 60, 100), (0x80, 60, 0))
         first = inp.get(timeout=2)
@@ -285,17 +192,17 @@ def test_virtual_ports_appear_in_jack_lsp_and_can_be_connected(synth: Synth) -> 
     carries messages; closing removes it."""
     with open_output(None, "jack", virtual=True) as out:
         assert out.name == "rtgen:rtgen out"
-        assert "rtgen:rtgen out" in _jack_ports()
+        assert "rtgen:rtgen out" in jack_ports()
         assert out.is_present()
-        wired = subprocess.run(["jack_connect", "rtgen:rtgen out", SYNTH], timeout=10)
+        wired = subprocess.run(["jack_connect", "rtgen:rtgen out", SYNTH_PORT], timeout=10)
         assert wired.returncode == 0
         out.send((0x90, 61, 80))
         assert synth.collect(1) == [(0x90, 61, 80)]
-    assert "rtgen:rtgen out" not in _jack_ports()
+    assert "rtgen:rtgen out" not in jack_ports()
     with open_input(None, "jack", virtual=True) as inp:
         assert inp.name == "rtgen:rtgen in"
-        assert "rtgen:rtgen in" in _jack_ports()
-    assert "rtgen:rtgen in" not in _jack_ports()
+        assert "rtgen:rtgen in" in jack_ports()
+    assert "rtgen:rtgen in" not in jack_ports()
 
 
 def test_output_vanishes_with_its_peer_and_reconnects_when_it_returns(synth: Synth) -> None:
@@ -314,7 +221,7 @@ def test_output_vanishes_with_its_peer_and_reconnects_when_it_returns(synth: Syn
         synth.start()  # the synth restarts under the same name
         assert _wait_for(out.is_present)
         out.reconnect()
-        assert not out.vanished and out.name == SYNTH
+        assert not out.vanished and out.name == SYNTH_PORT
         out.send((0x90, 62, 100))
         assert synth.collect(1) == [(0x90, 62, 100)]
     finally:
@@ -342,7 +249,7 @@ def test_open_output_without_a_match_lists_the_outputs(synth: Synth) -> None:
         open_output("NoSuchSynth", "jack")
     message = str(info.value)
     assert "\n" not in message
-    assert "no MIDI output matches 'NoSuchSynth'" in message and SYNTH in message
+    assert "no MIDI output matches 'NoSuchSynth'" in message and SYNTH_PORT in message
 
 
 def _kinds(messages: list[tuple[int, ...]]) -> collections.Counter:
@@ -361,10 +268,10 @@ def _kinds(messages: list[tuple[int, ...]]) -> collections.Counter:
 def test_panic_sends_every_note_off_then_sustain_off_and_all_notes_off(synth: Synth) -> None:
     """`rtgen panic` delivers exactly one note-off per channel and pitch, then CC64=0 and CC123
     on each of the 16 channels, prints one line and exits 0."""
-    result = _rtgen("panic", "--out", "rtgenTestSynth", "--api", "jack")
+    result = run_rtgen("panic", "--out", "rtgenTestSynth", "--api", "jack")
     assert result.returncode == 0, result.stderr
     assert len(result.stdout.strip().splitlines()) == 1
-    assert "2048 note-offs" in result.stdout and SYNTH in result.stdout
+    assert "2048 note-offs" in result.stdout and SYNTH_PORT in result.stdout
     got = synth.collect(2048 + 32)
     assert len(got) == 2048 + 32 and synth.collect(timeout_s=0.3) == []
     expected = collections.Counter({("off", ch, p): 1 for ch in range(16) for p in range(128)})
@@ -377,7 +284,7 @@ def test_panic_sends_every_note_off_then_sustain_off_and_all_notes_off(synth: Sy
 
 def test_panic_hard_adds_all_sound_off(synth: Synth) -> None:
     """With --hard, each channel also gets CC120 (all sound off)."""
-    result = _rtgen("panic", "--out", "rtgenTestSynth", "--api", "jack", "--hard")
+    result = run_rtgen("panic", "--out", "rtgenTestSynth", "--api", "jack", "--hard")
     assert result.returncode == 0, result.stderr
     got = synth.collect(2048 + 48)
     assert synth.collect(timeout_s=0.3) == []
@@ -389,7 +296,7 @@ def test_panic_hard_adds_all_sound_off(synth: Synth) -> None:
 
 def test_panic_channel_option_limits_the_channels(synth: Synth) -> None:
     """--channel (repeatable, 1-based) restricts the panic to those channels."""
-    result = _rtgen("panic", "--out", "rtgenTestSynth", "--api", "jack", "-c", "1", "-c", "10")
+    result = run_rtgen("panic", "--out", "rtgenTestSynth", "--api", "jack", "-c", "1", "-c", "10")
     assert result.returncode == 0, result.stderr
     got = synth.collect(2 * 128 + 4)
     assert synth.collect(timeout_s=0.3) == []
@@ -399,13 +306,13 @@ def test_panic_channel_option_limits_the_channels(synth: Synth) -> None:
 
 def test_panic_without_a_match_is_one_line_error_listing_ports(synth: Synth) -> None:
     """`rtgen panic --out NoSuchSynth` exits 2 with one stderr line that lists the outputs."""
-    result = _rtgen("panic", "--out", "NoSuchSynth", "--api", "jack")
+    result = run_rtgen("panic", "--out", "NoSuchSynth", "--api", "jack")
     assert result.returncode == 2, result.stderr
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("rtgen: error: no MIDI output matches 'NoSuchSynth'")
-    assert SYNTH in lines[0]
+    assert SYNTH_PORT in lines[0]
     assert synth.collect(timeout_s=0.3) == []
 
 
@@ -413,7 +320,7 @@ def test_an_input_never_matches_this_process_own_output(synth: Synth) -> None:
     """rtgen's own output port is listed among the inputs too; `--in rtgen` must not wire
     rtgen to itself: the own port is left out of the match; another client's is not."""
     with open_output(None, "jack", virtual=True):
-        assert "rtgen:rtgen out" in _jack_ports()
+        assert "rtgen:rtgen out" in jack_ports()
         with pytest.raises(RtgenError, match="no MIDI input matches 'rtgen out'") as err:
             open_input("rtgen out", "jack", client_name="rtgenOwnTest")
         assert "rtgen:rtgen out" not in str(err.value)  # not even listed
@@ -456,7 +363,7 @@ def test_a_second_rtgen_virtual_ports_are_named_as_jack_renamed_them(jack_server
             open_output(None, "jack", virtual=True, client_name="rtgen-out") as out,
             open_input(None, "jack", virtual=True, client_name="rtgen-in") as inp,
         ):
-            listed = _jack_ports()
+            listed = jack_ports()
             assert out.name == out.own_name == "rtgen-out-01:rtgen out", listed
             assert inp.name == inp.own_name == "rtgen-in-01:rtgen in", listed
             assert {out.name, inp.name, "rtgen-out:rtgen out"} <= set(listed)
@@ -473,7 +380,7 @@ def test_an_input_matches_another_rtgen_output_but_not_its_own(synth: Synth) -> 
     other = _peer_port("rtgen-out", "rtgen out")  # another rtgen's output
     try:
         with open_output("rtgenTestSynth", "jack", client_name="rtgen-out") as out:
-            assert out.own_name == "rtgen-out-01:rtgen out" and out.name == SYNTH
+            assert out.own_name == "rtgen-out-01:rtgen out" and out.name == SYNTH_PORT
             with open_input("rtgen-out", "jack", client_name="rtgen-in") as inp:
                 assert inp.name == "rtgen-out:rtgen out"
                 other.send_message((0x90, 60, 100))

@@ -14,7 +14,7 @@ import torch
 
 from rtgen.export.verify import heldout_tokens, run_logits
 from rtgen.sessions import open_session
-from tests.export.conftest import SMALL
+from tests.support.checkpoints import SMALL
 
 RTGEN = [sys.executable, "-m", "rtgen"]
 

@@ -13,31 +13,31 @@ import re
 import signal
 import subprocess
 import time
-from types import SimpleNamespace
 
 import pytest
 
-from tests.reliability.rig import RTGEN, SYNTH, open_notes, pick, wait_for
+from tests.support.peers import SYNTH, open_notes
+from tests.support.play import RTGEN, Rig, pick, wait_for
 
 PANIC_BOUND_S = 0.200
 CASES = ["SIGINT", "SIGTERM", "SIGHUP", "planner", "scheduler"]
 
 
-def _playing(rig: SimpleNamespace, env: dict[str, str] | None = None):  # noqa: ANN202
+def _playing(rig: Rig, env: dict[str, str] | None = None):  # noqa: ANN202
     """rtgen in continue mode at 240 BPM, playing on after a two-note call."""
     proc = rig.start("--mode", "continue", "--bpm", "240", "--seed", "3", env=env)
     rig.kbd.play([60, 64], 0.25)
     return proc
 
 
-def _right_after_a_note_on(rig: SimpleNamespace, timeout_s: float = 8.0) -> bool:
+def _right_after_a_note_on(rig: Rig, timeout_s: float = 8.0) -> bool:
     """Wait until a model note-on arrives (so at least one note sounds right now)."""
     seen = len(rig.synth.note_ons())
     return wait_for(lambda: len(rig.synth.note_ons()) > seen, timeout_s, 0.0005) is not None
 
 
 @pytest.mark.parametrize("how", CASES)
-def test_panic_reaches_the_synth_within_200_ms(rig: SimpleNamespace, how: str) -> None:
+def test_panic_reaches_the_synth_within_200_ms(rig: Rig, how: str) -> None:
     """On SIGINT, SIGTERM, SIGHUP (exit 0) and on an exception raised inside the planner
     or the scheduler thread (exit 1), CC123 reaches the synth within 200 ms of the signal or
     fault, and no note is left sounding."""
@@ -71,7 +71,7 @@ def test_panic_reaches_the_synth_within_200_ms(rig: SimpleNamespace, how: str) -
             assert held and "Traceback" not in err, err  # notes were really cut off
 
 
-def test_after_sigkill_rtgen_panic_clears_the_synth(rig: SimpleNamespace) -> None:
+def test_after_sigkill_rtgen_panic_clears_the_synth(rig: Rig) -> None:
     """SIGKILL leaves notes hanging (nothing can run in the process), and `rtgen panic --out`
     then ends every one of them."""
     proc = _playing(rig)

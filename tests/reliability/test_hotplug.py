@@ -11,20 +11,20 @@ keyboard's held key was released and when the returning keyboard is heard again.
 from __future__ import annotations
 
 import time
-from types import SimpleNamespace
 
-from tests.reliability.rig import open_notes, pick, wait_for
+from tests.support.peers import open_notes
+from tests.support.play import Rig, pick, wait_for
 
 BPM = 120.0
 BEAT_S = 60.0 / BPM
 CALL = [60, 62, 64, 65, 67, 65, 64, 62]  # two bars: a two-bar answer
 
 
-def _first_model_on(rig: SimpleNamespace, since: float) -> float | None:
+def _first_model_on(rig: Rig, since: float) -> float | None:
     return rig.synth.first(since, lambda m: m[0] == 0x90 and m[2] > 0)
 
 
-def _unplug_synth_mid_answer(rig: SimpleNamespace) -> tuple[set, float, bool]:
+def _unplug_synth_mid_answer(rig: Rig) -> tuple[set, float, bool]:
     """Pull the synth while answer notes sound, replug it after 0.5 s; (notes held at the
     pull, seconds until rtgen's first message to the new synth, all held ones ended)."""
     assert wait_for(lambda: open_notes(rig.synth.got, time.perf_counter()), 6.0, 0.001)
@@ -40,7 +40,7 @@ def _unplug_synth_mid_answer(rig: SimpleNamespace) -> tuple[set, float, bool]:
     return held, back, held <= ended
 
 
-def _unplug_keyboard_holding_a_key(rig: SimpleNamespace) -> tuple[float | None, float | None]:
+def _unplug_keyboard_holding_a_key(rig: Rig) -> tuple[float | None, float | None]:
     """The keyboard goes away with a key down (channel 2) and comes back; (seconds until
     rtgen released that key, seconds until the returning keyboard was heard)."""
     rig.kbd.send([0x91, 70, 90])
@@ -60,7 +60,7 @@ def _unplug_keyboard_holding_a_key(rig: SimpleNamespace) -> tuple[float | None, 
     return released, wait_for(heard, 3.0, 0.05)
 
 
-def test_ports_unplugged_and_replugged_mid_answer(rig: SimpleNamespace) -> None:
+def test_ports_unplugged_and_replugged_mid_answer(rig: Rig) -> None:
     """The synth and the keyboard vanish and return in the middle of an answer: no
     exception, the notes held at the pull are ended (owed note-offs reach the returning
     synth; the lost keyboard's key is let go), both are reconnected within 2 s, and the

@@ -9,20 +9,20 @@ from __future__ import annotations
 import random
 import subprocess
 import time
-from types import SimpleNamespace
 
 import numpy as np
 
 from rtgen.bench.stalls import MachineStalls
 from tests.reliability import fuzz
-from tests.reliability.rig import jack_ports, pick, send_paced
+from tests.support.jack import jack_ports
+from tests.support.play import Rig, pick, send_paced
 
 BPM = 120.0
 BEAT_S = 60.0 / BPM
 CALL = [60, 62, 64, 65]  # one bar: the answer is one bar too
 
 
-def _answer(rig: SimpleNamespace) -> tuple[float | None, bool]:
+def _answer(rig: Rig) -> tuple[float | None, bool]:
     """Play CALL: seconds from its last note-off to the first model note-on (or None), and
     whether that is normal: on the first beat after one beat of silence (e2e's bound, +20
     ms), or later only while the machine itself stalled (rtgen/bench/stalls.py)."""
@@ -38,7 +38,7 @@ def _answer(rig: SimpleNamespace) -> tuple[float | None, bool]:
     return delay, BEAT_S - 0.01 <= delay <= 2 * BEAT_S + 0.02 or held_up
 
 
-def test_fuzzed_input_never_crashes_and_the_next_call_is_answered(rig: SimpleNamespace) -> None:
+def test_fuzzed_input_never_crashes_and_the_next_call_is_answered(rig: Rig) -> None:
     """Seeded random MIDI (SysEx up to 64 KB, clock and active-sensing floods, undefined
     statuses, running status, data bytes above 127) leaves rtgen running without a
     traceback, its memory bounded, and it then answers a call normally."""
@@ -70,7 +70,7 @@ def test_fuzzed_input_never_crashes_and_the_next_call_is_answered(rig: SimpleNam
     assert rig.synth.sounding() == 0, rig.synth.stuck_report()
 
 
-def test_flood_keeps_memory_flat_and_the_next_call_is_answered(rig: SimpleNamespace) -> None:
+def test_flood_keeps_memory_flat_and_the_next_call_is_answered(rig: Rig) -> None:
     """10,000 messages/s (note-on/off pairs and pitch bends) for 3 s (10 s long): RSS grows
     by at most 20 MB, nothing is left sounding, and the next call is answered in the
     normal bound."""
@@ -105,7 +105,7 @@ def test_flood_keeps_memory_flat_and_the_next_call_is_answered(rig: SimpleNamesp
     assert rig.synth.sounding() == 0, rig.synth.stuck_report()
 
 
-def test_input_queue_is_bounded_and_counts_what_it_drops(rig: SimpleNamespace) -> None:
+def test_input_queue_is_bounded_and_counts_what_it_drops(rig: Rig) -> None:
     """While the engine is stuck in a model step (a 600 ms test hook), a burst of 10,000
     messages overflows the input queue: the oldest are dropped and counted on rtgen's exit
     line, memory stays bounded, and rtgen carries on."""
@@ -136,7 +136,7 @@ def _rates(times: list[float], t0: float, t1: float, window: float = 0.5) -> np.
     return counts / window
 
 
-def test_feedback_loop_keeps_the_message_rate_bounded(rig: SimpleNamespace) -> None:
+def test_feedback_loop_keeps_the_message_rate_bounded(rig: Rig) -> None:
     """With rtgen's output wired back into its own input (and --thru on, so every note
     would go round forever), a call gets exactly one answer and the output rate stays
     bounded: rtgen never answers itself."""

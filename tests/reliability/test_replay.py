@@ -17,7 +17,6 @@ import subprocess
 import time
 from collections import deque
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
@@ -30,7 +29,7 @@ from rtgen.io.midifile import read_midi
 from rtgen.live import LiveJam
 from rtgen.replay import ReplayDiverged, bar_aligned, replay, sha256_of
 from rtgen.sessions import open_session
-from tests.reliability.rig import RTGEN, pick
+from tests.support.play import RTGEN, Rig, pick
 
 BPM = 120.0
 BEAT_S = 60.0 / BPM
@@ -91,7 +90,7 @@ def _compare(log: Path, record: Path, replayed: list, stalls: MachineStalls):  #
     return live, again, wrong, _largest_ms(live, again, 60.0 / bpm)
 
 
-def test_replay_reproduces_the_model_notes_of_a_live_session(rig: SimpleNamespace) -> None:
+def test_replay_reproduces_the_model_notes_of_a_live_session(rig: Rig) -> None:
     """The log holds every input with its time and beat, the seed, the settings and the
     model's sha256; `rtgen replay log -o out.mid` plays exactly the model notes that the
     live session recorded, barge-in included."""

@@ -12,11 +12,10 @@ import pickle
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
-from tests.reliability.rig import RTGEN
+from tests.support.play import RTGEN, Rig
 
 DEFAULT = Path(__file__).resolve().parents[2] / "rtgen" / "assets" / "default.onnx"
 
@@ -206,7 +205,7 @@ def _table_inodes(pid: int, name: str, column: int) -> set[int]:
     return {int(r[column]) for r in rows if len(r) > column and r[column].isdigit()}
 
 
-def test_rtgen_opens_no_network_socket(rig: SimpleNamespace) -> None:
+def test_rtgen_opens_no_network_socket(rig: Rig) -> None:
     """While `rtgen play` runs, none of its sockets is TCP, UDP or raw (JACK talks over
     Unix sockets): rtgen opens no network port."""
     proc = rig.start("--seed", "1")

@@ -12,13 +12,13 @@ took its CPUs) is counted as the machine's and printed; any other fails the test
 from __future__ import annotations
 
 import time
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from rtgen.bench.stalls import MachineStalls
-from tests.reliability.rig import grid_errors_ms, pick
+from tests.support.play import Rig, pick
+from tests.support.timing import grid_errors_ms
 
 SOAK_BPM = 240.0
 BOUND_MS = 5.0
@@ -41,7 +41,7 @@ def late_notes(
 
 
 @pytest.mark.parametrize("step_ms", [600, 40])
-def test_slow_model_skips_beats_instead_of_playing_late(rig: SimpleNamespace, step_ms: int) -> None:
+def test_slow_model_skips_beats_instead_of_playing_late(rig: Rig, step_ms: int) -> None:
     """With every model step made 600 ms slower (longer than a beat at 120 BPM), or 40 ms
     (a plan longer than a beat), nothing reaches the synth more than 5 ms late: missed
     beats are skipped and late notes moved or dropped (counted), memory stays flat, and
@@ -76,7 +76,7 @@ def test_slow_model_skips_beats_instead_of_playing_late(rig: SimpleNamespace, st
     assert rig.synth.sounding() == 0, rig.synth.stuck_report()
 
 
-def test_soak_continue_mode_at_240_bpm(rig: SimpleNamespace) -> None:
+def test_soak_continue_mode_at_240_bpm(rig: Rig) -> None:
     """`rtgen play --mode continue --bpm 240` for 60 s (10 minutes long): nothing is left
     sounding, RSS grows by at most 10 MB, and no note is later than 5 ms."""
     seconds = pick(60.0, 600.0)

@@ -1,24 +1,30 @@
-"""The test rig: a keyboard and a synth on JACK, and `rtgen play` as a subprocess.
+"""`rtgen` as a subprocess, and the rig: `rtgen play` between a test keyboard and a test synth.
 
-The synth times every message on arrival on ``time.perf_counter()`` (CLOCK_MONOTONIC, the
-same clock in every process on Linux; see :class:`Synth`).
+    def test_something(rig: Rig) -> None:        # the ``rig`` fixture (tests/conftest.py)
+        proc = rig.start("--seed", "1")          # --in KBD --out SYNTH, once its ports are up
+        rig.kbd.play([60, 62, 64], 0.5)
+        code, took = proc.stop()
+        assert rig.synth.sounding() == 0, rig.synth.stuck_report()
+
+``RTGEN_LONG=1`` picks the long form of a test's figures (:func:`pick`).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import rtmidi
 
-from tests.jackrig import KBD, SYNTH, Keyboard, Synth, open_keys  # noqa: F401 - the rig's parts
+from tests.support.peers import KBD, SYNTH, Keyboard, Synth
 
 RTGEN = [sys.executable, "-m", "rtgen"]
 LONG = os.environ.get("RTGEN_LONG") == "1"
@@ -29,15 +35,26 @@ def pick(short: float, long: float) -> float:
     return long if LONG else short
 
 
-def jack_ports() -> list[str]:
-    out = subprocess.run(["jack_lsp"], capture_output=True, text=True, timeout=10).stdout
-    return [line.strip() for line in out.splitlines()]
+def run_rtgen(
+    *args: str, env: dict[str, str] | None = None, timeout_s: float = 60.0
+) -> subprocess.CompletedProcess:
+    """The installed `rtgen` command (or the module, if it is not on PATH), run to its end
+    as a user runs it; output captured as text."""
+    exe = shutil.which("rtgen")
+    cmd = [exe] if exe else [sys.executable, "-c", "from rtgen.cli import main; main()"]
+    env = env or os.environ.copy()
+    return subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=timeout_s, env=env)
 
 
 class Rtgen:
     """`rtgen play` as a subprocess; stderr goes to a file (never a full pipe)."""
 
-    def __init__(self, args: list[str], env: dict[str, str] | None = None, ports=None):  # noqa: ANN001
+    def __init__(
+        self,
+        args: list[str],
+        env: dict[str, str] | None = None,
+        ports: Callable[[], list[str]] | None = None,
+    ) -> None:
         self.err_file = tempfile.NamedTemporaryFile("w+", suffix=".err", delete=False)
         cmd = [*RTGEN, "play", "--api", "jack", "--quiet", *args]
         self.proc = subprocess.Popen(
@@ -54,7 +71,7 @@ class Rtgen:
     def pid(self) -> int:
         return self.proc.pid
 
-    def wait_ready(self, list_ports, timeout_s: float = 30.0) -> None:  # noqa: ANN001
+    def wait_ready(self, list_ports: Callable[[], list[str]], timeout_s: float = 30.0) -> None:
         """Until its input and output ports are listed (the model is loaded by then).
 
         ``list_ports`` must list through clients that already exist: a JACK client opened
@@ -111,17 +128,32 @@ class Rtgen:
         Path(self.err_file.name).unlink(missing_ok=True)
 
 
-def grid_errors_ms(times: list[float], step_s: float) -> np.ndarray:
-    """Each onset's distance (ms) from a common grid of ``step_s`` fitted to all of them
-    (as tests/e2e/test_play.py)."""
-    t = np.asarray(times) - times[0]
-    phase = np.angle(np.mean(np.exp(2j * np.pi * t / step_s)))
-    offset = phase / (2 * np.pi) * step_s
-    resid = (t - offset) - np.round((t - offset) / step_s) * step_s
-    return np.abs(resid) * 1e3
+class Rig:
+    """A keyboard and a synth on JACK, and every `rtgen play` started between them (killed
+    by :meth:`close` if still running). ``tmp`` is the test's own folder."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.kbd, self.synth, self.tmp = Keyboard(KBD), Synth(SYNTH), tmp
+        self.procs: list[Rtgen] = []
+
+    def start(self, *args: str, env: dict[str, str] | None = None, virtual: bool = False) -> Rtgen:
+        """`rtgen play ARGS` from the keyboard to the synth (``virtual``: with its own
+        ``--virtual`` ports, wired by the test), once its ports are up."""
+        ends = ["--virtual"] if virtual else ["--in", KBD, "--out", SYNTH]
+        proc = Rtgen([*ends, *args], env, ports=lambda: self.kbd.ports() + self.synth.ports())
+        self.procs.append(proc)
+        return proc
+
+    def close(self) -> None:
+        for proc in self.procs:
+            proc.kill()
+        self.kbd.delete()
+        self.synth.delete()
 
 
-def wait_for(condition, timeout_s: float, step_s: float = 0.005) -> float | None:  # noqa: ANN001
+def wait_for(
+    condition: Callable[[], object], timeout_s: float, step_s: float = 0.005
+) -> float | None:
     """Seconds until ``condition()`` held, or None."""
     t0 = time.perf_counter()
     while time.perf_counter() - t0 < timeout_s:
@@ -145,8 +177,3 @@ def send_paced(kbd: Keyboard, messages: list[list[int]], rate: float, batch: int
         if delay > 0:
             time.sleep(delay)
     return refused
-
-
-def open_notes(got: list[tuple[float, list[int]]], until: float) -> set[tuple[int, int]]:
-    """(channel, pitch) of notes sounding at ``until`` by the messages that arrived before."""
-    return set(open_keys(got, until=until))

@@ -1,4 +1,4 @@
-"""A keyboard and a synth on JACK for the tests that use real ports.
+"""A keyboard and a synth on JACK: the test peers of every test that uses real ports.
 
 The synth times every message on arrival on ``time.perf_counter()`` (CLOCK_MONOTONIC, the
 same clock in every process on Linux; see :class:`Synth`), so a test can time what rtgen
@@ -10,10 +10,13 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 
 import rtmidi
 
-KBD, SYNTH = "rtgenRelKbd", "rtgenRelSynth"
+# The test peers' client names, and their ports' full names (as rtgen and jack_connect say).
+KBD, SYNTH = "rtgenTestKbd", "rtgenTestSynth"
+KBD_PORT, SYNTH_PORT = f"{KBD}:out", f"{SYNTH}:in"
 
 
 def open_keys(
@@ -31,6 +34,11 @@ def open_keys(
         elif m[0] & 0xF0 in (0x80, 0x90) and count[key]:
             count[key] -= 1
     return +count
+
+
+def open_notes(got: list[tuple[float, list[int]]], until: float) -> set[tuple[int, int]]:
+    """(channel, pitch) of notes sounding at ``until`` by the messages that arrived before."""
+    return set(open_keys(got, until=until))
 
 
 class Synth:
@@ -54,7 +62,13 @@ class Synth:
         self._halt = threading.Event()
         self._thread: threading.Thread | None = None
         self.rt: rtmidi.MidiIn | None = None
+        self._taken = 0  # how far collect() has read
         self.start()
+
+    @property
+    def port(self) -> str:
+        """The full name of its input port, as rtgen and jack_connect name it."""
+        return f"{self.name}:in"
 
     def start(self) -> None:
         self.rt = rtmidi.MidiIn(
@@ -104,6 +118,34 @@ class Synth:
     def clear(self) -> None:
         with self._lock:
             self._raw.clear()
+            self._taken = 0
+
+    def collect(self, count: int | None = None, timeout_s: float = 3.0) -> list[tuple[int, ...]]:
+        """What this life of the port got since the last collect, in arrival order: until
+        ``count`` messages (the rest wait for the next collect), or (no count) until 100 ms
+        pass with nothing new; at most ``timeout_s``. A restarted synth, as a new port, has
+        nothing waiting from before."""
+        deadline = time.monotonic() + timeout_s
+        seen, quiet_since = 0, time.monotonic()
+        while True:
+            with self._lock:
+                mine = [
+                    (i, m)
+                    for i, (life, _, _, m) in enumerate(self._raw[self._taken :], self._taken)
+                    if life == self._life
+                ]
+            if len(mine) != seen:
+                seen, quiet_since = len(mine), time.monotonic()
+            if count is not None:
+                done = len(mine) >= count
+            else:
+                done = time.monotonic() - quiet_since > 0.1
+            if done or time.monotonic() >= deadline:
+                taken = mine[:count] if count is not None else mine
+                if taken:
+                    self._taken = taken[-1][0] + 1
+                return [tuple(m) for _, m in taken]
+            time.sleep(0.001)
 
     def ports(self) -> list[str]:
         """Output ports of every client, listed through this one."""
@@ -116,7 +158,7 @@ class Synth:
             if since <= t < until and m[0] & 0xF0 == 0x90 and m[2]
         ]
 
-    def first(self, since: float, test) -> float | None:  # noqa: ANN001
+    def first(self, since: float, test: Callable[[list[int]], bool]) -> float | None:
         """Arrival time of the first message after ``since`` for which ``test(msg)`` holds."""
         return next((t for t, m in list(self.got) if t >= since and test(m)), None)
 
@@ -169,6 +211,11 @@ class Keyboard:
         self.rt: rtmidi.MidiOut | None = None
         self.start()
 
+    @property
+    def port(self) -> str:
+        """The full name of its output port, as rtgen and jack_connect name it."""
+        return f"{self.name}:out"
+
     def start(self) -> None:
         self.rt = rtmidi.MidiOut(rtapi=rtmidi.API_UNIX_JACK, name=self.name)
         self.rt.open_virtual_port("out")
@@ -183,8 +230,9 @@ class Keyboard:
         """Input ports of every client, listed through this one."""
         return self.rt.get_ports() if self.rt is not None else []
 
-    def send(self, message: list[int]) -> None:
-        self.rt.send_message(message)
+    def send(self, *messages: list[int] | tuple[int, ...]) -> None:
+        for message in messages:
+            self.rt.send_message(message)
 
     def play(self, pitches: list[int], beat_s: float, gate: float = 0.9, ch: int = 0) -> float:
         """One note a beat; returns the time of the last note-off."""

@@ -1,14 +1,16 @@
-"""End-to-end fixtures: a private JACK dummy server, so real MIDI ports work without a sound card.
+"""A private JACK dummy server for the tests, so real MIDI ports work without a sound card.
 
-A test that asks for ``jack_server`` gets the ``jack`` marker (``-m "not jack"`` leaves it out).
-When JACK cannot start, the test is skipped with the reason, except under CI (``CI`` set and
-non-empty), where it fails: in CI an end-to-end test must never pass by skipping.
+A test that asks for the ``jack_server`` fixture gets the ``jack`` marker (``-m "not jack"``
+leaves it out). When JACK cannot start, the test is skipped with the reason, except under CI
+(``CI`` set and non-empty), where it fails: in CI an end-to-end test must never pass by
+skipping.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import uuid
 from collections.abc import Iterator
 
@@ -17,7 +19,8 @@ import pytest
 from rtgen.bench.jack import START_TIMEOUT_S, spawn_dummy, stop_server, wait_ready
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def mark_jack_tests(items: list[pytest.Item]) -> None:
+    """Give the ``jack`` marker to every test that uses the ``jack_server`` fixture."""
     for item in items:
         if "jack_server" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.jack)
@@ -30,8 +33,7 @@ def _unavailable(reason: str) -> None:
     pytest.skip(f"JACK unavailable: {reason}")
 
 
-@pytest.fixture(scope="session")
-def jack_server() -> Iterator[str]:
+def dummy_server() -> Iterator[str]:
     """A JACK dummy server with a unique name (48 kHz, 64 frames: 1.33 ms periods).
 
     While it runs, JACK_DEFAULT_SERVER names it in this process and in every subprocess.
@@ -60,3 +62,13 @@ def jack_server() -> Iterator[str]:
     finally:
         stop_server(proc)
         log_path.unlink(missing_ok=True)
+
+
+def jack_ports() -> list[str]:
+    """Every port on the server, by `jack_lsp`.
+
+    Only once rtgen's ports are up: a JACK client opened and closed (jack_lsp) while another
+    client activates can leave that client never scheduled again (see ``Rtgen.wait_ready``).
+    """
+    out = subprocess.run(["jack_lsp"], capture_output=True, text=True, timeout=10).stdout
+    return [line.strip() for line in out.splitlines()]

@@ -75,14 +75,31 @@ class TempoLine:
 
 @runtime_checkable
 class BeatTimeline(Protocol):
-    """What the planner needs from a tempo source: beats from times and times from beats.
+    """What the engine and the live loop need from a tempo source: beats from times and times
+    from beats, the tempo, and whether beats are moving.
 
     Beats are quarter notes, counted from 0 at the first downbeat; bar ``k`` starts on beat
-    ``k * beats_per_bar``. Times are ``time.perf_counter_ns()`` integers.
+    ``k * beats_per_bar``. Times are ``time.perf_counter_ns()`` integers. Plan only while
+    ``running and is_alive(now)``: rtgen's own clock always runs; a followed MIDI clock runs
+    between Start and Stop while its ticks keep coming.
     """
 
     @property
     def beats_per_bar(self) -> int: ...
+
+    @property
+    def bpm(self) -> float | None:
+        """The tempo now; None while it is not known yet (no clock ticks seen)."""
+        ...
+
+    @property
+    def running(self) -> bool:
+        """Whether the beats move (a followed clock: between Start and Stop)."""
+        ...
+
+    def is_alive(self, now_ns: int) -> bool:
+        """Whether the tempo source is there at ``now_ns`` (a followed clock: ticks arrive)."""
+        ...
 
     def beat_at(self, t_ns: int) -> float: ...
 
@@ -116,6 +133,14 @@ class BeatClock:
     @property
     def beats_per_bar(self) -> int:
         return self._beats_per_bar
+
+    @property
+    def running(self) -> bool:
+        """rtgen's own clock never stops."""
+        return True
+
+    def is_alive(self, now_ns: int) -> bool:
+        return True
 
     @property
     def line(self) -> TempoLine:

@@ -1,7 +1,10 @@
-"""The engine's output-port contract, and a fake port that records what it is sent.
+"""The port contracts, and a fake output port that records what it is sent.
 
-The engine (scheduler, panic) speaks only to :class:`OutputPort`; ``rtgen.io.ports`` fills it
-in with rtmidi, tests use :class:`FakeOutputPort`. Messages are raw MIDI bytes as a tuple of
+The engine (scheduler, panic) speaks only to :class:`OutputPort`; the live loop
+(``rtgen.live``) also to :class:`LiveOutputPort` and :class:`InputPort`, which say what it
+uses: the API name (for the send-ahead), hot-plug (``is_present`` / ``reconnect``), and the
+input's queue (``get``, ``dropped``). ``rtgen.io.ports`` fills them in with rtmidi; tests use
+:class:`FakeOutputPort` and scripted inputs. Messages are raw MIDI bytes as a tuple of
 ints, e.g. ``(0x90, 60, 100)`` (note-on, channel 1, middle C, velocity 100).
 
 Contract (as mido's ``BaseOutput``): ``close()`` twice is safe; a closed port refuses to send;
@@ -40,6 +43,47 @@ class OutputPort(Protocol):
         ...
 
 
+class HotPlug(Protocol):
+    """A port that may go away and come back (a cable, a synth that quits)."""
+
+    def is_present(self) -> bool:
+        """Connected: whether the peer is still listed. Gone: whether ``reconnect`` would
+        find it again. Cheap enough to call five times a second."""
+        ...
+
+    def reconnect(self) -> None:
+        """Open the port again; raises PortVanishedError while it is not back."""
+        ...
+
+
+@runtime_checkable
+class LiveOutputPort(OutputPort, HotPlug, Protocol):
+    """The output as the live loop uses it: an OutputPort that knows its MIDI API (a JACK
+    output is sent to half a period early) and can be lost and found again."""
+
+    api: str
+
+
+@runtime_checkable
+class InputPort(HotPlug, Protocol):
+    """Where the live loop reads the player: stamped messages from a bounded queue."""
+
+    name: str
+
+    @property
+    def dropped(self) -> int:
+        """Messages lost because the queue was full (a flood): keys may be stuck down."""
+        ...
+
+    def get(self, timeout: float | None = None) -> tuple[Message, int] | None:
+        """The oldest ``(message, t_ns)``, waiting up to ``timeout`` s; None when none came."""
+        ...
+
+    def close(self) -> None:
+        """Release the port; a second call does nothing."""
+        ...
+
+
 def _perf_ns() -> int:
     return time.perf_counter_ns()
 
@@ -51,8 +95,11 @@ class FakeOutputPort:
     stamps are ``time.perf_counter_ns()``. To simulate a port that disappears, pass
     ``fail_after=N`` (the sends after the first N raise), optionally ``fail_count=K`` (only K
     sends raise, then the port works again: a transient error), or call :meth:`vanish`.
-    Thread-safe: the scheduler thread sends while a test reads :attr:`sent`.
+    Thread-safe: the scheduler thread sends while a test reads :attr:`sent`. A
+    :class:`LiveOutputPort` too: a vanished fake is not present until ``reconnect``.
     """
+
+    api = "fake"
 
     def __init__(
         self,
@@ -105,6 +152,17 @@ class FakeOutputPort:
         with self._lock:
             self.close_calls += 1
             self.closed = True
+
+    def is_present(self) -> bool:
+        with self._lock:
+            return not self.closed and self._vanished is None
+
+    def reconnect(self) -> None:
+        """The cable is back: sends work again (a closed port stays closed)."""
+        with self._lock:
+            if self.closed:
+                raise PortVanishedError(f"port {self.name!r} is closed")
+            self._vanished = None
 
     @property
     def sent(self) -> list[tuple[int, Message]]:

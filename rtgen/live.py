@@ -1,207 +1,106 @@
-"""`rtgen play` at run time: ports, clock, engine loop, scheduler thread, clean exits.
+"""`rtgen play` at run time: the jam loop and its clean exits.
 
-Threads: the rtmidi callback only enqueues (msg, t_ns); this loop (the main thread) feeds
-the engine and plans each beat; the scheduler thread sends at absolute deadlines. Every
-exit path (normal end, SIGINT, SIGTERM, SIGHUP, an exception in any thread) runs the same
+Threads: the port's reader only enqueues (msg, t_ns); this loop (the main thread) feeds the
+engine and plans each beat; the scheduler thread sends at absolute deadlines. Every exit
+path (normal end, SIGINT, SIGTERM, SIGHUP, an exception in any thread) runs the same
 shutdown: the panic sequence, a flush, the recording, port close. A signal that comes while
 the engine is busy (a slow model step) interrupts it, so the panic never waits for the model.
 
 Exit codes: 0 for a normal end and for SIGINT, SIGTERM and SIGHUP; 1 when an exception in
 any thread ended the jam (after the panic). Errors found before the jam starts exit 2.
 
-Whatever comes down the cable is checked first (:func:`rtgen.midi.well_formed`): running
-status, stray data bytes, undefined statuses, SysEx and truncated messages are counted and
-ignored. A port
-that disappears is noticed within ``PORT_CHECK_NS``: held keys of a lost input are released;
-for a lost output the notes it was holding are owed and their note-offs (with CC64=0 and
-CC123) are the first thing sent when it is back. Beats whose time passed before they could be
-planned (a stalled loop, a model slower than a beat) are skipped and counted, never played late.
+:class:`LiveJam` holds the loop and the shutdown; each other job is a module beside it:
+what comes in is judged by ``rtgen.inputgate``, what goes out passes ``rtgen.io.guarded``,
+clicks and MIDI clock come from ``rtgen.beatsender``, lost ports and floods are watched by
+``rtgen.hotplug``, the counters are ``rtgen.jamstats``, the log header and ``--record`` file
+``rtgen.jamrecord``, and the reliability tests' faults ``rtgen.testfaults``. Beats whose
+time passed before they could be planned (a stalled loop, a model slower than a beat) are
+skipped and counted, never played late.
 
 Every call into the engine goes through :func:`rtgen.replay.apply`; with ``--log`` each is
 written down with the clock values it read, so ``rtgen replay`` plays the same notes.
-
-Test hooks (environment, used by tests/reliability): ``RTGEN_TEST_FAULT=planner`` raises a
-RuntimeError in the planner after ``RTGEN_TEST_FAULT_AFTER`` plans (default 2),
-``RTGEN_TEST_FAULT=scheduler`` raises one on the scheduler thread after that many note-ons;
-``RTGEN_TEST_SLOW_STEP_MS=N`` makes every model step N ms slower.
 """
 
 from __future__ import annotations
 
-import collections
-import dataclasses
 import gc
 import logging
 import math
-import os
 import signal
 import sys
-import threading
-import time
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from rtgen import __version__, midi
+from rtgen import testfaults
+from rtgen.beatsender import AHEAD_NS, BeatSender
 from rtgen.config import PlaySettings
-from rtgen.engine.build import engine_config, sent_to_notes
-from rtgen.engine.clock import BeatClock, MonotonicClock
+from rtgen.engine.build import engine_config
+from rtgen.engine.clock import BeatClock, BeatTimeline, MonotonicClock
 from rtgen.engine.engine import Engine
-from rtgen.engine.ledger import NoteLedger, is_note_off, is_note_on
+from rtgen.engine.ledger import NoteLedger
 from rtgen.engine.midiclock import MidiClockFollower
-from rtgen.engine.portproto import PortVanishedError
+from rtgen.engine.portproto import InputPort, LiveOutputPort
 from rtgen.engine.scheduler import Scheduler
-from rtgen.events import Role
-from rtgen.replay import RecordingClock, SessionLog, apply, bar_aligned, sha256_of
+from rtgen.hotplug import PORT_CHECK_NS, PortWatch
+from rtgen.inputgate import ACTION, CLOCK, PLAY, InputGate, action_calls
+from rtgen.io.guarded import GuardedOutput, SentLog
+from rtgen.jamrecord import log_header, write_record
+from rtgen.jamstats import JamStats, summary
+from rtgen.midi import CONTROL_CHANGE, NOTE_OFF, NOTE_ON, PITCH_BEND, PROGRAM_CHANGE, kind_of
+from rtgen.replay import LoggedCalls, RecordingClock, SessionLog
 
 log = logging.getLogger("rtgen.play")
-FEEDBACK_WINDOW_NS = 30_000_000  # a message echoed back within 30 ms is our own
-METRONOME_CHANNEL, CLICK_ACCENT, CLICK = 9, 76, 77  # GM woodblocks on the drum channel
-PORT_CHECK_NS = 200_000_000  # a peer that leaves and returns faster than this goes unnoticed
 STATUS_NS = 1_000_000_000
-FLOOD_MSGS = 300  # messages in one port check (1,500/s): no hands play that much
-NOTE_BUDGET = 12  # note-ons a beat the model hears at most (the grid has 12 steps a beat)
-AHEAD_NS = 1_000_000  # "send now" through the scheduler ("now + 1 ns" is past when it lands)
 MAX_BATCH = 64  # input messages handled between two looks at the clock (a flood cannot starve)
 RT_PRIORITY = 1  # SCHED_FIFO for the send thread: above normal threads, below JACK's (10)
 GIL_SWITCH_S = 0.001  # the longest a thread waits for the GIL while another runs Python
-_OWED_CCS = (64, 120, 123)
+THRU_KINDS = (NOTE_OFF, NOTE_ON, CONTROL_CHANGE, PITCH_BEND)  # what --thru echoes
 
 
-def send_ahead_ns(settings: PlaySettings, out) -> int:  # noqa: ANN001
+def send_ahead_ns(settings: PlaySettings, out: LiveOutputPort) -> int:
     """How early to hand messages to the output (see rtgen.io.jackperiod)."""
     if settings.send_ahead_ms >= 0:
         return round(settings.send_ahead_ms * 1e6)
-    if getattr(out, "api", None) != "jack":
+    if out.api != "jack":
         return 0  # ALSA, CoreMIDI and WinMM deliver at once: nothing to centre
     from rtgen.io.jackperiod import period_ns
 
     return (period_ns() or 0) // 2
 
 
+def _timeline(settings: PlaySettings, now_ns: int) -> tuple[BeatTimeline, int]:
+    """The jam's beats, and its origin (beat 0 of rtgen's own clock: 50 ms from now)."""
+    if settings.clock == "external":
+        return MidiClockFollower(settings.beats_per_bar), now_ns
+    origin = now_ns + 50_000_000
+    return BeatClock(settings.bpm, settings.beats_per_bar, origin_ns=origin), origin
+
+
 class StopRequested(BaseException):
     """Raised by the signal handler to interrupt a busy engine call."""
 
 
-@dataclass
-class SentLog:
-    """What went out, for --record and for the feedback guard; thread-safe."""
+class Status(Protocol):
+    """A live status display (rtgen.commands.play_cmd's): shown once a second, ended once
+    when the jam stops, before anything else is printed."""
 
-    keep_model: bool = True
-    recent: collections.deque = field(default_factory=lambda: collections.deque(maxlen=512))
-    model: list = field(default_factory=list)  # (t_ns, msg) note messages (with --record)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    def __call__(self, jam: LiveJam) -> None: ...
 
-    def add(self, t_ns: int, msg: tuple[int, ...]) -> None:
-        with self.lock:
-            self.recent.append((t_ns, msg))
-            if self.keep_model and len(msg) == 3 and msg[0] & 0xF0 in (0x80, 0x90):
-                self.model.append((t_ns, msg))
-
-    def is_echo(self, msg: tuple[int, ...], t_ns: int) -> bool:
-        with self.lock:
-            for t, m in reversed(self.recent):
-                if t_ns - t > FEEDBACK_WINDOW_NS:
-                    return False
-                if m == msg or (  # a note-off may come back as a note-on with velocity 0
-                    is_note_off(m)
-                    and is_note_off(msg)
-                    and m[0] & 0x0F == msg[0] & 0x0F
-                    and m[1] == msg[1]
-                ):
-                    return True
-        return False
-
-
-def _owable(message: tuple[int, ...]) -> tuple[int, ...] | None:
-    """The message a returning synth is owed for ``message`` (a note-off as 0x80, CC64/120/
-    123 as they are), or None for one that need not be repeated."""
-    if is_note_off(message):
-        return (0x80 | message[0] & 0x0F, message[1], 0)
-    if len(message) == 3 and message[0] & 0xF0 == 0xB0 and message[1] in _OWED_CCS:
-        return tuple(message)
-    return None
-
-
-class GuardedOutput:
-    """The output as the scheduler sees it: logs every send and never raises for a port that
-    vanished. While the port is away, note-offs and CC64/CC120/CC123 are owed (one of each)
-    and :meth:`back` sends them first, so a synth that only lost its cable lets go.
-
-    A peer that goes away is noticed only at the next port check: what was sent in between
-    went nowhere, though the send succeeded. :meth:`away` is told when the port was last
-    seen, and owes again the note-offs and CCs sent since then (the last send time of each
-    is kept: at most 16 x 128 note-offs and a few CCs)."""
-
-    def __init__(self, port, sent: SentLog, clock: MonotonicClock) -> None:  # noqa: ANN001
-        self.port, self.sent, self.clock = port, sent, clock
-        self.name = getattr(port, "name", "out")
-        self.connected = True
-        self.lost = 0  # sends that found the port gone
-        self.owed: dict[tuple[int, ...], None] = {}
-        self._last_sent: dict[tuple[int, ...], int] = {}  # owable message -> last send, ns
-        self.lock = threading.Lock()
-        self.fault_after: int | None = None  # test hook: note-ons to send before a fault
-
-    def send(self, message: tuple[int, ...]) -> None:
-        with self.lock:
-            if self.fault_after is not None and is_note_on(message):
-                self.fault_after -= 1
-                if self.fault_after < 0:
-                    self.fault_after = None
-                    t = time.perf_counter_ns()
-                    raise RuntimeError(f"RTGEN_TEST_FAULT=scheduler at t_ns={t}")
-            owable = _owable(message)
-            if self.connected:
-                try:
-                    self.port.send(message)
-                except PortVanishedError:
-                    self.connected = False
-                    self.lost += 1
-                else:
-                    now = self.clock.now_ns()
-                    self.sent.add(now, message)
-                    if owable is not None:
-                        self._last_sent[owable] = now
-                    return
-            if owable is not None:
-                self.owed[owable] = None
-
-    def away(self, seen_ns: int) -> None:
-        """The port is gone; it was last seen present at ``seen_ns``: what was sent since
-        may never have arrived, so its note-offs and CCs are owed again."""
-        with self.lock:
-            self.connected = False
-            for message, t in self._last_sent.items():
-                if t >= seen_ns:
-                    self.owed[message] = None
-
-    def back(self) -> int:
-        """The port is open again: send what is owed (note-offs first), then carry on."""
-        with self.lock:
-            owed = sorted(self.owed)
-            for message in owed:
-                self.port.send(message)
-                self.sent.add(self.clock.now_ns(), message)
-            self.owed.clear()
-            self.connected = True
-        return len(owed)
-
-    def close(self) -> None:
-        self.port.close()
+    def end(self) -> None: ...
 
 
 class LiveJam:
+    """One jam: ports, clock, engine, scheduler; :meth:`run` until a stop, then shutdown."""
+
     def __init__(
         self,
         settings: PlaySettings,
-        session,  # noqa: ANN001
-        inp,  # noqa: ANN001
-        out,  # noqa: ANN001
+        session: Any,  # a model session (rtgen.sessions.open_session)
+        inp: InputPort,
+        out: LiveOutputPort,
         seed: int,
         record: Path | None = None,
-        status=None,  # noqa: ANN001
+        status: Status | None = None,
         log_path: Path | None = None,
     ) -> None:
         self.s, self.session, self.inp, self.seed = settings, session, inp, seed
@@ -210,12 +109,7 @@ class LiveJam:
         self.eclock = RecordingClock(MonotonicClock())
         self.sent = SentLog(keep_model=record is not None)
         self.out = GuardedOutput(out, self.sent, self.clock)
-        if settings.clock == "external":
-            self.timeline = MidiClockFollower(settings.beats_per_bar)
-            self.origin = self.clock.now_ns()
-        else:
-            self.origin = self.clock.now_ns() + 50_000_000
-            self.timeline = BeatClock(settings.bpm, settings.beats_per_bar, origin_ns=self.origin)
+        self.timeline, self.origin = _timeline(settings, self.clock.now_ns())
         self.ledger = NoteLedger()
         self.scheduler = Scheduler(
             self.out,
@@ -227,36 +121,20 @@ class LiveJam:
         )
         self.cfg = engine_config(settings, seed)
         self.engine = Engine(self.cfg, session, self.timeline, self.eclock, self.scheduler)
+        testfaults.install(self)  # only where a reliability test asks for a fault
         self.stop_reason: str | None = None
         self.error: BaseException | None = None
         self.exit_code = 0
-        self.notes_in = self.msgs_in = self.ignored = self.echoes = self.beats_skipped = 0
-        self.port_losses = self.reconnects = 0
-        self._out_seen_ns = self.clock.now_ns()  # the output's last check found it present
-        self.next_click_beat: int | None = None
-        self.clock_started = False
-        self._busy = self._stopping = self._out_away = self._in_away = False
-        self._held: dict[int, int] = {}  # pitch -> channel of keys down, to release them
-        self._drops_seen = self._seen = self.floods = 0
-        self._flooded = False
-        self.gated = 0
-        self._gated: set[tuple[int, int]] = set()  # (channel, pitch) of gated notes
-        self._budget, self._budget_ns = 2.0 * NOTE_BUDGET, 0
-        self.log = SessionLog(log_path, self._header()) if log_path is not None else None
-        _install_test_hooks(self)
-
-    def _header(self) -> dict:
-        path = Path(getattr(self.session, "path", None) or "")
-        return {
-            "rtgen": __version__,
-            "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "seed": self.seed,
-            "settings": dataclasses.asdict(self.s),
-            "model": str(path.resolve()),
-            "model_sha256": sha256_of(path) if path.is_file() else "",
-            "origin_ns": self.origin,
-            "clock": self.s.clock,
-        }
+        self.stats = JamStats()
+        self.gate = InputGate(self.sent, self.stats, settings, lambda: self.timeline.bpm)
+        self.beats = BeatSender(self.timeline, self.scheduler, self.clock.now_ns, settings)
+        self.ports = PortWatch(
+            self.out, inp, self.stats, self._output_lost, self._release_held, self.clock.now_ns()
+        )
+        self._stopping = False
+        header = log_header(settings, seed, session.path, self.origin)
+        self.log = SessionLog(log_path, header) if log_path is not None else None
+        self._call = LoggedCalls(self.engine, self.scheduler, self.eclock, self.origin, self.log)
 
     # --- exits ----------------------------------------------------------------------------
     def _on_error(self, exc: BaseException) -> None:
@@ -275,7 +153,7 @@ class LiveJam:
     def _on_signal(self, num: int, _frame: object) -> None:
         first = self.stop_reason is None
         self.request_stop(signal.Signals(num).name)
-        if first and self._busy and not self._stopping:
+        if first and self._call.busy and not self._stopping:
             raise StopRequested(self.stop_reason)  # out of a long model step, to the panic
 
     # --- the loop ----------------------------------------------------------------------------
@@ -292,7 +170,7 @@ class LiveJam:
         self.scheduler.start()
         try:
             if self.s.program > 0:
-                self.out.send((0xC0 | self.cfg.out_channel, self.s.program - 1))
+                self.out.send((PROGRAM_CHANGE | self.cfg.out_channel, self.s.program - 1))
             self._loop(seconds)
         except (StopRequested, KeyboardInterrupt):
             pass  # a signal: a clean stop
@@ -302,31 +180,10 @@ class LiveJam:
             self.exit_code = 1
             log.error("internal error: %s: %s", type(exc).__name__, exc, exc_info=exc)
         finally:
-            # a status line (called once a second) ends before shutdown prints anything
-            getattr(self.status, "end", lambda: None)()
+            if self.status is not None:  # a status line ends before shutdown prints anything
+                self.status.end()
             self.shutdown()
         return self.exit_code
-
-    def _call(self, rec: dict, w: int) -> Any:
-        """One call into the engine (through replay.apply), logged with its clock reads."""
-        rec["w"] = w - self.origin
-        reads: list[int] | None = [] if self.log is not None else None
-        self.eclock.reads = reads
-        self._busy = True
-        try:
-            result = apply(self.engine, self.scheduler, rec, self.origin)
-        finally:
-            self._busy = False
-            self.eclock.reads = None
-        if self.log is not None and reads is not None:
-            rec["r"] = [r - self.origin for r in reads]
-            self.log.write(rec)
-        return result
-
-    def _clock_ready(self, now: int) -> bool:
-        if isinstance(self.timeline, MidiClockFollower):
-            return self.timeline.running and self.timeline.is_alive(now)
-        return True
 
     def _loop(self, seconds: float | None) -> None:
         t_end = None if seconds is None else self.clock.now_ns() + int(seconds * 1e9)
@@ -338,16 +195,16 @@ class LiveJam:
             if t_end is not None and now >= t_end:
                 self.request_stop("time limit")
                 break
-            ready = self._clock_ready(now)
+            ready = self.timeline.running and self.timeline.is_alive(now)
             if was_ready and not ready:  # the DAW stopped or the clock dropped out
                 self._call({"k": "halt"}, now)
             was_ready = ready
             if ready and now >= deadline:
                 self._skip_missed_beats(now)
                 deadline = self._call({"k": "tick"}, now)
-                self._metronome_and_clock(now)
+                self.beats.ahead(now)
             if now >= next_check:
-                self._check_ports(now)
+                self.ports.check(now)
                 next_check = now + PORT_CHECK_NS
             if now >= next_status:
                 next_status = now + STATUS_NS
@@ -373,182 +230,40 @@ class LiveJam:
             return
         current = math.floor(self.timeline.beat_at(now))
         if current > nb:
-            self.beats_skipped += current - nb
+            self.stats.beats_skipped += current - nb
             self._call({"k": "skip", "beat": current}, now)
 
     def _handle(self, msg: tuple[int, ...], t_ns: int, synthetic: bool = False) -> None:
-        if not synthetic:
-            self.msgs_in += 1
-        if not midi.well_formed(msg):
-            self.ignored += 1
-            return self._log_seen(msg, t_ns, "malformed")
-        status, kind = msg[0], msg[0] & 0xF0
-        if status in midi.CLOCK_STATUSES and isinstance(self.timeline, MidiClockFollower):
-            self._call({"k": "clk", "t": t_ns - self.origin, "m": list(msg)}, self.clock.now_ns())
-            return None
-        if status >= 0xF0:
-            return self._log_seen(msg, t_ns, "system")
-        if not synthetic and self.sent.is_echo(msg, t_ns):
-            self.echoes += 1
-            return self._log_seen(msg, t_ns, "echo")  # our own output came back: never answer
-        if kind == 0xB0 and self._cc_action(msg[1], msg[2], t_ns):
-            return None
-        if kind in (0x80, 0x90) and self._gate(msg, t_ns):
-            self.gated += 1
-            return self._log_seen(msg, t_ns, "gated")
-        if kind == 0x90 and msg[2] > 0:
-            self.notes_in += 1
-            self._held[msg[1]] = status & 0x0F
-        elif kind in (0x80, 0x90):
-            self._held.pop(msg[1], None)
-        beat = round(self.timeline.beat_at(t_ns), 4)
-        rec = {"k": "in", "t": t_ns - self.origin, "b": beat, "m": list(msg)}
-        self._call(rec, self.clock.now_ns())
-        if self.s.thru and kind in (0x80, 0x90, 0xB0, 0xE0):  # through the ledger: panic ends it
-            self.scheduler.schedule(self.clock.now_ns() + AHEAD_NS, msg)
-        return None
-
-    def _gate(self, msg: tuple[int, ...], t_ns: int) -> bool:
-        """True for a note the model must not hear: past a budget of NOTE_BUDGET note-ons a
-        beat (bursts up to twice that). The planner already keeps the token stream from
-        passing the clock (Planner.commit merges surplus notes); this bounds the model's
-        work, as every note costs it two or three steps. The note-off of a gated note is
-        gated too."""
-        key = (msg[0] & 0x0F, msg[1])
-        if msg[0] & 0xF0 == 0x80 or msg[2] == 0:
-            if key in self._gated:
-                self._gated.discard(key)
-                return True
-            return False
-        per_ns = NOTE_BUDGET * (self.timeline.bpm or self.s.bpm) / 60e9  # wall time: the
-        gap = max(0, t_ns - self._budget_ns)  # budget refills while an external clock stops
-        self._budget, self._budget_ns = min(2 * NOTE_BUDGET, self._budget + gap * per_ns), t_ns
-        if self._budget >= 1:
-            self._budget -= 1
-            self._gated.discard(key)
-            return False
-        self._gated.add(key)
-        return True
-
-    def _log_seen(self, msg: tuple[int, ...], t_ns: int, why: str) -> None:
-        if self.log is not None:
-            self.log.write({"k": "x", "t": t_ns - self.origin, "m": list(msg), "why": why})
-
-    def _cc_action(self, number: int, value: int, t_ns: int) -> bool:
-        actions = {n: a for a, n in self.s.cc.items()}
-        action = actions.get(number)
-        if action is None:
-            return False
+        verdict = self.gate.judge(msg, t_ns, synthetic)
         now = self.clock.now_ns()
-        if action == "panic" and value >= 64:
-            self._call({"k": "cut", "t": t_ns - self.origin}, now)
-            self._call({"k": "panic"}, now)
-        elif action == "end_call" and value >= 64:
-            self._call({"k": "endcall"}, now)  # the call is over: answer after silence
-        elif action == "temperature":
-            self._call({"k": "temp", "v": max(0.05, 2.0 * value / 127)}, now)
-        elif action == "mode":
-            modes = ("call-response", "continue", "duet")
-            self._call({"k": "mode", "v": modes[min(2, value * 3 // 128)]}, now)
-        return True
+        if verdict == CLOCK:
+            self._call({"k": "clk", "t": t_ns - self.origin, "m": list(msg)}, now)
+        elif verdict == ACTION:
+            for rec in action_calls(self.gate.actions[msg[1]], msg[2], t_ns - self.origin):
+                self._call(rec, now)
+        elif verdict != PLAY:
+            if self.log is not None:  # seen, never given to the engine
+                self.log.write({"k": "x", "t": t_ns - self.origin, "m": list(msg), "why": verdict})
+        else:
+            beat = round(self.timeline.beat_at(t_ns), 4)
+            self._call({"k": "in", "t": t_ns - self.origin, "b": beat, "m": list(msg)}, now)
+            if self.s.thru and kind_of(msg[0]) in THRU_KINDS:  # the ledger ends it on a panic
+                self.scheduler.schedule(self.clock.now_ns() + AHEAD_NS, msg)
 
-    def _metronome_and_clock(self, now: int) -> None:
-        """Clicks and outgoing MIDI clock for the coming beat, scheduled ahead."""
-        if not (self.s.metronome or self.s.send_clock):
-            return
-        beat = int(self.timeline.next_beat(now))
-        if self.next_click_beat is None or self.next_click_beat < beat:
-            self.next_click_beat = beat
-        if self.next_click_beat > beat + 1:
-            return
-        b = self.next_click_beat
-        t = self.timeline.time_of(b)
-        if self.s.metronome:
-            note = CLICK_ACCENT if b % self.s.beats_per_bar == 0 else CLICK
-            self.scheduler.schedule_note(t, t + 50_000_000, METRONOME_CHANNEL, note, 90)
-        if self.s.send_clock:
-            if not self.clock_started:  # as master: Start, then 24 ticks per beat
-                self.scheduler.schedule(t - 1, (0xFA,))
-                self.clock_started = True
-            for tick in range(24):
-                self.scheduler.schedule(self.timeline.time_of(b + tick / 24), (0xF8,))
-        self.next_click_beat = b + 1
-
-    # --- hot-plug ----------------------------------------------------------------------------
-    @staticmethod
-    def _present(port) -> bool:  # noqa: ANN001
-        return getattr(port, "is_present", lambda: True)()
-
-    def _check_ports(self, now: int) -> None:
-        """Five times a second: a port that vanished is reported, released, reopened."""
-        out, present = self.out, self._present(self.out.port)
-        if not self._out_away and present and out.connected:
-            self._out_seen_ns = now
-        if not self._out_away and (not present or not out.connected):
-            self._out_away = True
-            self.port_losses += 1
-            out.away(self._out_seen_ns)
-            log.warning("output port %s disappeared; will reconnect", out.name)
-            self._call({"k": "cut"}, now)  # nothing after now was heard
-            self._call({"k": "panic"}, now)  # the held notes become owed note-offs
-        elif self._out_away and present:
-            try:
-                out.port.reconnect()
-                owed = out.back()
-            except PortVanishedError:
-                pass
-            else:
-                self._out_away = False
-                self.reconnects += 1
-                log.warning("output port %s is back (%d owed messages sent)", out.name, owed)
-        self._watch_flood(now)
-        present = self._present(self.inp)
-        if not present and not self._in_away:
-            self._in_away = True
-            self.port_losses += 1
-            log.warning("input port disappeared; held keys released, will reconnect")
-            self._release_held(now)
-        elif present and self._in_away:
-            try:
-                self.inp.reconnect()
-            except PortVanishedError:
-                return
-            self._in_away = False
-            self.reconnects += 1
-            log.warning("input port is back")
-
-    def _watch_flood(self, now: int) -> None:
-        """More input than hands can play, or any dropped: key-ups may have been lost (the
-        queue dropped them, or JACK did while the process lagged). When it is calm again,
-        the keys still held are released, so a lost note-off cannot keep rtgen waiting."""
-        dropped = getattr(self.inp, "dropped", 0)
-        burst = self.msgs_in + dropped - self._seen
-        self._seen = self.msgs_in + dropped
-        if burst > FLOOD_MSGS or dropped > self._drops_seen:
-            self.floods += not self._flooded
-            self._flooded, self._drops_seen = True, dropped
-        elif self._flooded:
-            self._flooded = False
-            self._release_held(now)
+    def _output_lost(self, now: int) -> None:
+        self._call({"k": "cut"}, now)  # nothing after now was heard
+        self._call({"k": "panic"}, now)  # the held notes become owed note-offs
 
     def _release_held(self, now: int) -> None:
         """Key-ups for the keys a lost keyboard was holding (and the pedal), as if played."""
-        keys, pedal = self.engine.held_keys()
-        default = self.s.in_channel - 1 if self.s.in_channel else 0
-        for pitch in keys:
-            self._handle((0x80 | self._held.get(pitch, default), pitch, 0), now, True)
-        if pedal:
-            self._handle((0xB0 | default, 64, 0), now, True)
-        self._held.clear()
+        for msg in self.gate.key_ups(*self.engine.held_keys()):
+            self._handle(msg, now, True)
 
     # --- shutdown --------------------------------------------------------------------------
     def shutdown(self) -> None:
         """Panic (note-offs for every ledger note, CC64=0, CC123), flush, record, close."""
         self._stopping = True
-        if self.clock_started:
-            self.scheduler.cancel_from(0)
-            self.scheduler.schedule(self.clock.now_ns() + AHEAD_NS, (0xFC,))  # Stop
-            time.sleep(0.005)
+        self.beats.stop()  # MIDI clock's Stop, if rtgen sent clock
         try:
             self.scheduler.stop(panic=False)
             self._call({"k": "stop"}, self.clock.now_ns())  # the panic, and a flush
@@ -557,7 +272,8 @@ class LiveJam:
         if self.log is not None:
             self.log.close()
         if self.record is not None:
-            self._write_record()
+            notes, sent = self.engine.player_notes(), self.sent.model_notes()
+            write_record(self.record, notes, sent, self.timeline, self.cfg.out_channel, self.s)
         for port in (self.out, self.inp):
             try:
                 port.close()
@@ -566,76 +282,5 @@ class LiveJam:
 
     def summary(self) -> dict[str, Any]:
         """The figures printed on exit: what came in, what went out, what was missed."""
-        plan, sched = self.engine.stats(), self.scheduler.stats
-        return {
-            "in": self.msgs_in,
-            "dropped": getattr(self.inp, "dropped", 0),
-            "ignored": self.ignored,
-            "echoes": self.echoes,
-            "notes_in": self.notes_in,
-            "model_notes": plan.notes,
-            "shifted": plan.shifted,
-            "dropped_notes": plan.dropped,
-            "merged": plan.merged,
-            "stuck_keys": plan.stuck_keys,
-            "skipped_beats": self.beats_skipped,
-            "sent": sched.sent,
-            "late": sched.late,
-            "max_late_ms": round(sched.max_late_ns / 1e6, 2),
-            # when that send was due, CLOCK_MONOTONIC seconds: to line it up with other logs
-            "max_late_at": round(sched.max_late_at_ns / 1e9, 6),
-            "gated": self.gated,
-            "floods": self.floods,
-            "port_losses": self.port_losses,
-            "reconnects": self.reconnects,
-            "sounding": len(self.ledger),
-        }
-
-    def _write_record(self) -> None:
-        from rtgen.io.midifile import write_midi
-
-        player = self.engine.player_notes()
-        with self.sent.lock:
-            sent = list(self.sent.model)
-        model = sent_to_notes(sent, self.timeline.beat_at, Role.MODEL, self.cfg.out_channel)
-        notes = bar_aligned(player, model, self.s.beats_per_bar)
-        write_midi(notes, self.record, bpm=self.timeline.bpm or self.s.bpm)
-        print(
-            f"rtgen: recorded {len(player)} player and {len(model)} model notes to {self.record}",
-            file=sys.stderr,
-        )
-
-
-def _install_test_hooks(jam: LiveJam) -> None:
-    """Faults and slowness on demand, for the reliability tests (see the module docstring)."""
-    fault = os.environ.get("RTGEN_TEST_FAULT", "")
-    after = int(os.environ.get("RTGEN_TEST_FAULT_AFTER", "2"))
-    if fault == "scheduler":
-        jam.out.fault_after = after
-    elif fault == "planner":
-        jam.engine = _FaultyEngine(jam.engine, after)
-    slow_ms = float(os.environ.get("RTGEN_TEST_SLOW_STEP_MS", "0") or 0)
-    if slow_ms > 0:
-        step = jam.session.step
-
-        def slow_step(token: int) -> Any:
-            time.sleep(slow_ms / 1000)
-            return step(token)
-
-        jam.session.step = slow_step
-
-
-class _FaultyEngine:
-    """The engine, but its tick raises once ``after`` beats were planned: a crash inside
-    the planner's work, on the loop thread (RTGEN_TEST_FAULT=planner)."""
-
-    def __init__(self, engine: Engine, after: int) -> None:
-        self._engine, self._after = engine, after
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._engine, name)
-
-    def tick(self, now_ns: int) -> int:
-        if self._engine.stats().plans >= self._after:
-            raise RuntimeError(f"RTGEN_TEST_FAULT=planner at t_ns={time.perf_counter_ns()}")
-        return self._engine.tick(now_ns)
+        engine, sched = self.engine.stats(), self.scheduler.stats
+        return summary(self.stats, engine, sched, self.inp.dropped, len(self.ledger))

@@ -147,6 +147,39 @@ class SessionLog:
             self.file = None
 
 
+class LoggedCalls:
+    """The live loop's calls into the engine, each through :func:`apply` and, with a log,
+    written down with the wall time it was made at and the clock values the engine read."""
+
+    def __init__(
+        self,
+        engine,  # noqa: ANN001 - an Engine
+        scheduler,  # noqa: ANN001 - its Scheduler
+        clock: RecordingClock,
+        origin_ns: int,
+        log: SessionLog | None,
+    ) -> None:
+        self.engine, self.scheduler, self.clock = engine, scheduler, clock
+        self.origin, self.log = origin_ns, log
+        self.busy = False  # the engine is running (a signal then interrupts it)
+
+    def __call__(self, rec: dict, w: int) -> Any:
+        """Make the call ``rec`` (made at ``w``, perf_counter_ns); the engine's answer."""
+        rec["w"] = w - self.origin
+        reads: list[int] | None = [] if self.log is not None else None
+        self.clock.reads = reads
+        self.busy = True
+        try:
+            result = apply(self.engine, self.scheduler, rec, self.origin)
+        finally:
+            self.busy = False
+            self.clock.reads = None
+        if self.log is not None and reads is not None:
+            rec["r"] = [r - self.origin for r in reads]
+            self.log.write(rec)
+        return result
+
+
 def read_log(path: Path) -> tuple[dict, list[dict]]:
     """(header, records); a torn last line (the process was killed) is left out."""
     path = Path(path)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from rtgen.engine.clock import FakeClock
 from rtgen.engine.portproto import FakeOutputPort
-from rtgen.live import GuardedOutput, SentLog
+from rtgen.io.guarded import GuardedOutput, SentLog
 
 MS = 1_000_000
 

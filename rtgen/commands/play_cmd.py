@@ -69,15 +69,15 @@ def _status_figures(jam: LiveJam) -> dict:
         "state": st.state,
         "bpm": jam.timeline.bpm or 0.0,
         "bar": int(jam.timeline.beat_at(jam.clock.now_ns()) // jam.s.beats_per_bar) + 1,
-        "in": jam.notes_in,
+        "in": jam.stats.notes_in,
         "out": st.notes,
         "p50_us": steps[len(steps) // 2] / 1e3,
         "p99_us": steps[int(len(steps) * 0.99)] / 1e3,
         "late": sched.late,
         "shifted": st.shifted,
         "dropped": st.dropped,
-        "skipped": jam.beats_skipped,
-        "in_drop": getattr(jam.inp, "dropped", 0),
+        "skipped": jam.stats.beats_skipped,
+        "in_drop": jam.inp.dropped,
     }
 
 

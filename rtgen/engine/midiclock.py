@@ -9,10 +9,12 @@ pointer's beat) read through the fitted line, so ``beat_at`` interpolates betwee
 extrapolates past the last one.
 
 ``ClockSender`` is the other direction (``--send-clock``): Start, then 24 ticks per beat at
-``clock.time_of(beat)``, absolute times from a ``BeatClock``. It owns no thread; the scheduler
-thread calls it.
+``clock.time_of(beat)``, absolute times from a beat timeline. It owns no thread and sends
+nothing late by itself: ``rtgen play``'s loop (``rtgen.beatsender``) takes each beat's ticks
+with their times (:meth:`ClockSender.due_until`) a beat ahead and queues them in the
+scheduler, whose send thread puts them out on time.
 
-Threads: ``feed`` runs on one thread (the listener's), the readers anywhere. Everything a
+Threads: ``feed`` runs on one thread (the live loop's), the readers anywhere. Everything a
 reader uses is one immutable ``_View`` that ``feed`` replaces whole.
 """
 
@@ -22,7 +24,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rtgen.engine.clock import NS_PER_MINUTE, BeatClock, TempoLine, check_bpm
+from rtgen.engine.clock import NS_PER_MINUTE, BeatTimeline, TempoLine, check_bpm
 from rtgen.midi import CLOCK, CONTINUE, SONG_POSITION, START, STOP
 
 TICKS_PER_BEAT = 24
@@ -224,15 +226,16 @@ class MidiClockFollower:
 
 
 class ClockSender:
-    """rtgen as clock master: Start, then 24 ticks per beat of a ``BeatClock``.
+    """rtgen as clock master: Start, then 24 ticks per beat of a beat timeline.
 
     Tick ``n`` is due at ``clock.time_of(first_beat + n / 24)``: absolute times from the
     clock's origin, so a ``set_tempo`` takes effect from the next tick and nothing drifts.
-    ``start`` and ``stop`` send at once; ticks are handed out by ``due_messages`` (or sent by
-    ``pump``) exactly once each. Call it from one thread only (the scheduler's).
+    ``start`` and ``stop`` call ``send`` at once; ticks are handed out by ``due_until`` (with
+    their times, to queue ahead) or ``due_messages`` (or sent by ``pump``) exactly once
+    each. Call it from one thread only.
     """
 
-    def __init__(self, clock: BeatClock, send: Callable[[tuple[int, ...]], None]) -> None:
+    def __init__(self, clock: BeatTimeline, send: Callable[[tuple[int, ...]], None]) -> None:
         self.clock = clock
         self._send = send
         self._running = False
@@ -263,15 +266,20 @@ class ClockSender:
             return None
         return self.clock.time_of(self._first_beat + self._next_tick / TICKS_PER_BEAT)
 
-    def due_messages(self, now_ns: int) -> list[tuple[int, ...]]:
-        """The ticks due at or before ``now_ns`` not handed out yet (late ones included)."""
-        out: list[tuple[int, ...]] = []
+    def due_until(self, until_ns: int) -> list[tuple[int, tuple[int, ...]]]:
+        """``(t_ns, tick)`` for each tick due at or before ``until_ns`` not handed out yet
+        (late ones included), oldest first: to queue ahead at their own times."""
+        out: list[tuple[int, tuple[int, ...]]] = []
         due = self.next_due_ns()
-        while due is not None and due <= now_ns:
-            out.append((CLOCK,))
+        while due is not None and due <= until_ns:
+            out.append((due, (CLOCK,)))
             self._next_tick += 1
             due = self.next_due_ns()
         return out
+
+    def due_messages(self, now_ns: int) -> list[tuple[int, ...]]:
+        """The ticks due at or before ``now_ns`` not handed out yet (late ones included)."""
+        return [message for _, message in self.due_until(now_ns)]
 
     def pump(self, now_ns: int) -> int:
         """Send the due ticks; returns how many."""

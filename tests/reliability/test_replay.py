@@ -123,11 +123,20 @@ def test_replay_reproduces_the_model_notes_of_a_live_session(rig: Rig) -> None:
 
 
 class ScriptedInput:
-    """An input port that plays ``(seconds, message)`` at those times after the first read,
-    stamped when they are handed over, as the rtmidi callback would."""
+    """An input port (rtgen.engine.portproto.InputPort) that plays ``(seconds, message)`` at
+    those times after the first read, stamped when they are handed over, as the rtmidi
+    callback would. It never goes away."""
+
+    name = "scripted"
 
     def __init__(self, script: list[tuple[float, list[int]]]) -> None:
         self.script, self.t0, self.dropped = deque(script), None, 0
+
+    def is_present(self) -> bool:
+        return True
+
+    def reconnect(self) -> None:
+        """Nothing to reopen."""
 
     def get(self, timeout: float | None = None) -> tuple[tuple[int, ...], int] | None:
         self.t0 = self.t0 or time.perf_counter_ns()

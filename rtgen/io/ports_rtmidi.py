@@ -25,6 +25,12 @@ again (maybe a renamed ``Synth-01``). ``reconnect()`` re-opens by the same patte
 same rtmidi client, or raises PortVanishedError with the list of ports. Virtual ports are
 ours: present until closed.
 
+One module, over 400 lines, because it is one thing: the rtmidi backend (as mido's
+``backends/rtmidi.py``). Its two port classes share one base, one lock discipline and the
+rtmidi object's life cycle, and the rules above hold only if they are read together; what
+is pure logic (:class:`rtgen.io.stamps.ArrivalStamper`, port matching in ``rtgen.io.ports``)
+lives apart, tested without ports.
+
 Limits (JACK; measured with jackd2 1.9.21 and python-rtmidi 1.5.8):
 
 - A peer that quits and returns between two checks goes unnoticed: its name is listed again
@@ -57,6 +63,7 @@ from rtgen.io.ports import (
     match_port,
     no_usable_api,
 )
+from rtgen.io.stamps import STAMP_SLACK_S, STAMP_WINDOW_S, ArrivalStamper
 from rtgen.midi import DISCARDED, Message
 
 #: Seconds ``MidiOutput.close`` waits before closing, so sent messages reach the peer (JACK
@@ -79,78 +86,8 @@ _LOOKED_UP = ("jack", "alsa")
 _TAGS = itertools.count()
 _OPEN_ATTEMPTS = 3  # the port list may change between listing and opening (hot-plug)
 
-#: Seconds of recent messages whose tightest poll fixes where rtmidi's times lie.
-STAMP_WINDOW_S = 5.0
-#: How far (s) a stamp may fall before the queue was last seen empty before that is taken
-#: as proof that rtmidi's deltas lost time: the backend stamps a message a little before it
-#: queues it (microseconds on JACK's thread, unless that thread is preempted in between).
-STAMP_SLACK_S = 0.0005
-
 Stamped = tuple[Message, int]  # (raw MIDI bytes, time.perf_counter_ns() on arrival)
 _Port = TypeVar("_Port", bound="_RtmidiPort")
-
-
-class ArrivalStamper:
-    """Places rtmidi's arrival times on ``time.perf_counter_ns()``, for one input.
-
-    rtmidi stamps each message on the backend's own thread as it arrives (on JACK:
-    ``jack_get_time``, CLOCK_MONOTONIC, as perf_counter on Linux) but hands out only the
-    delta to the previous message. Their running sum is the arrival time on rtmidi's clock,
-    up to an unknown offset. Every poll bounds that offset from above: a message was there
-    before the poll took it, so ``offset <= taken - sum``. The tightest bound of the last
-    ``window_ns`` is the estimate; polling every millisecond, it is within tens of
-    microseconds of the truth after a few messages, where stamping at poll time lags by up
-    to a poll period plus any wait for the GIL (in the onset bench: +0.5 ms median, +0.85 ms
-    p99 against a reference receiver; this: under +0.06 ms p99).
-
-    The sum goes wrong when rtmidi drops messages (a full queue drops them with their
-    deltas) or its clock drifts from ours (other backends). So every stamp is clamped: never
-    after the poll that took the message, never before the previous stamp nor before the
-    queue was last seen empty. A stamp that would fall more than ``slack_ns`` before that
-    moment proves time was lost: the window restarts from this message. Drift ages out
-    with the window. A clamped stamp is no worse than stamping at poll time, which is why
-    rtmidi's deltas, unreliable across backends (DESIGN.md), may be used here at all.
-
-    Pure logic, fed by the reader thread; :meth:`reset` when the port is re-opened.
-    """
-
-    def __init__(self, window_ns: int, slack_ns: int) -> None:
-        self.window_ns = window_ns
-        self.slack_ns = slack_ns
-        self.restarts = 0  # times lost time was detected
-        self._sum_ns: int | None = None  # rtmidi time of the last message, from the first
-        self._bounds: deque[tuple[int, int]] = deque()  # (taken_ns, bound), bounds increasing
-        self._last_ns: int | None = None
-
-    def reset(self) -> None:
-        """Forget the offset: after a re-open rtmidi may count its deltas afresh (the first
-        is 0 however long the gap), which no old bound fits."""
-        self._bounds.clear()
-
-    def stamp(self, delta_s: float, empty_ns: int, taken_ns: int) -> int:
-        """perf_counter_ns arrival of a message with rtmidi delta ``delta_s``, taken from
-        rtmidi's queue at ``taken_ns``; the queue was last seen empty at ``empty_ns``."""
-        delta_ns = round(delta_s * 1e9)
-        self._sum_ns = 0 if self._sum_ns is None else self._sum_ns + delta_ns
-        self._add_bound(taken_ns, taken_ns - self._sum_ns)
-        estimate = self._sum_ns + self._bounds[0][1]
-        if estimate < empty_ns - self.slack_ns:  # rtmidi's times lost some: start again
-            self.restarts += 1
-            self._bounds.clear()
-            self._add_bound(taken_ns, taken_ns - self._sum_ns)
-            estimate = taken_ns
-        earliest = empty_ns if self._last_ns is None else max(empty_ns, self._last_ns)
-        self._last_ns = min(max(estimate, earliest), taken_ns)
-        return self._last_ns
-
-    def _add_bound(self, taken_ns: int, bound: int) -> None:
-        """Keep the sliding minimum: drop bounds no tighter than the new one, and old ones."""
-        bounds = self._bounds
-        while bounds and bounds[-1][1] >= bound:
-            bounds.pop()
-        bounds.append((taken_ns, bound))
-        while bounds[0][0] < taken_ns - self.window_ns:
-            bounds.popleft()
 
 
 def _is_own_output(name: str) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from rtgen.io.ports_rtmidi import ArrivalStamper
+from rtgen.io.stamps import ArrivalStamper
 
 MS = 1_000_000
 WINDOW, SLACK = 5_000 * MS, MS // 2

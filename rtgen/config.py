@@ -29,6 +29,7 @@ from rtgen.engine.keys import parse_key
 from rtgen.engine.modes import BARGE_INS, MODES, STARTS, ModeConfig
 from rtgen.engine.session import DEVICES
 from rtgen.errors import RtgenError, short
+from rtgen.fields import BadField, UnknownField, WrongType, check_fields, typed
 from rtgen.tokens import GRID_STEPS_PER_BEAT as G
 
 CC_ACTIONS = ("end_call", "panic", "temperature", "mode")
@@ -75,12 +76,13 @@ class PlaySettings:
         """Check every field against SCHEMA (an int given for a float becomes a float); the
         first problem is an RtgenError naming the flag or key. (No rule spans two fields: a
         range holds two neighbouring pitches, and every major or minor key has one of them.)"""
-        for f in dataclasses.fields(self):
-            rule = SCHEMA[f.name]
-            try:
-                setattr(self, f.name, rule.check(getattr(self, f.name)))
-            except BadValue as exc:
-                raise RtgenError(f"{rule.flag or f.name} {exc}") from None
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        try:
+            checked = check_fields(values, _CHECKS)
+        except BadField as exc:
+            raise RtgenError(f"{SCHEMA[exc.key].flag or exc.key} {exc.error}") from None
+        for name, value in checked.items():
+            setattr(self, name, value)
         return self
 
     def pitch_range(self) -> tuple[int, int]:
@@ -136,14 +138,13 @@ class Rule:
         return value
 
     def _typed(self, value: Any) -> Any:
-        if type(value) is self.kind:
-            return dict(value) if self.kind is dict else value
-        if self.kind is float and type(value) is int:  # TOML's 90 for 90.0
-            try:
-                return float(value)
-            except OverflowError:
-                raise BadValue(f"must be {self.describe()}, not {short(value)}") from None
-        raise BadType(f"must be {_KINDS[self.kind]}, not {short(value)}")
+        try:
+            checked = typed(self.kind, value)  # TOML's 90 for 90.0 too
+        except WrongType:
+            raise BadType(f"must be {_KINDS[self.kind]}, not {short(value)}") from None
+        except OverflowError:
+            raise BadValue(f"must be {self.describe()}, not {short(value)}") from None
+        return dict(checked) if self.kind is dict else checked
 
     def _in_range(self, value: float) -> bool:
         if isinstance(value, float) and not math.isfinite(value):
@@ -234,6 +235,8 @@ SCHEMA: dict[str, Rule] = {
     "cc": Rule(dict, parse=_check_cc),
 }
 
+_CHECKS = {name: rule.check for name, rule in SCHEMA.items()}  # for rtgen.fields
+
 
 def load_preset(path: Path | None) -> dict[str, Any]:
     """Preset values as a dict, each checked against SCHEMA; {} without a preset."""
@@ -245,19 +248,15 @@ def load_preset(path: Path | None) -> dict[str, Any]:
         raise RtgenError(f"{path}: not valid TOML ({exc})") from None
     except RecursionError:  # tomllib recurses into nested arrays and tables
         raise RtgenError(f"{path}: not a preset (nested too deeply)") from None
-    for key, value in doc.items():
-        rule = SCHEMA.get(key)
-        if rule is None:
-            known = ", ".join(sorted(SCHEMA))
-            raise RtgenError(f"{path}: unknown key {short(key)}; known: {known}")
-        try:
-            doc[key] = rule.check(value)
-        except BadType as exc:
-            raise RtgenError(f"{path}: {key} {exc}") from None
-        except BadValue as exc:  # name the flag too: the same rule holds for it
-            named = f"{key} ({rule.flag})" if rule.flag else key
-            raise RtgenError(f"{path}: {named} {exc}") from None
-    return doc
+    try:
+        return check_fields(doc, _CHECKS)
+    except UnknownField as exc:
+        known = ", ".join(sorted(SCHEMA))
+        raise RtgenError(f"{path}: unknown key {short(exc.key)}; known: {known}") from None
+    except BadField as exc:
+        key, flag = exc.key, SCHEMA[exc.key].flag  # a bad value names the flag too: the
+        named = f"{key} ({flag})" if flag and not isinstance(exc.error, BadType) else key
+        raise RtgenError(f"{path}: {named} {exc.error}") from None  # same rule holds for it
 
 
 def _read_preset(path: Path) -> str:

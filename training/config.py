@@ -7,7 +7,6 @@ Unknown keys and wrong types are errors (one line), never silently ignored.
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from rtgen.errors import RtgenError
+from rtgen.fields import BadField, UnknownField, check_fields, field_types
 
 
 @dataclass
@@ -78,14 +78,11 @@ def load_recipe(path: str | None, sets: list[str]) -> tuple[str, dict, TrainConf
 
 
 def make_train_config(values: dict[str, Any]) -> TrainConfig:
-    defaults = TrainConfig()
-    for key, value in values.items():
-        if not hasattr(defaults, key):
-            known = ", ".join(f.name for f in dataclasses.fields(TrainConfig))
-            raise RtgenError(f"unknown train setting {key!r}; known: {known}")
-        want = type(getattr(defaults, key))
-        if want is float and type(value) is int:
-            values[key] = float(value)
-        elif type(value) is not want:
-            raise RtgenError(f"train setting {key!r} must be {want.__name__}, got {value!r}")
-    return TrainConfig(**values)
+    """A TrainConfig from plain values; unknown keys and wrong types are one-line errors."""
+    try:
+        return TrainConfig(**check_fields(values, field_types(TrainConfig)))
+    except UnknownField as exc:
+        known = ", ".join(exc.known)
+        raise RtgenError(f"unknown train setting {exc.key!r}; known: {known}") from None
+    except BadField as exc:
+        raise RtgenError(f"train setting {exc.key!r} {exc.error}") from None

@@ -18,6 +18,7 @@ import torch
 from rtgen import __version__
 from rtgen import tokens as T
 from rtgen.errors import RtgenError
+from rtgen.fields import BadField, UnknownField, check_fields, field_types
 from rtgen.graph_contract import FORMAT
 from rtgen.models.lstm import LSTMConfig, LSTMModel
 from rtgen.models.transformer import TransformerConfig, TransformerModel
@@ -33,19 +34,13 @@ def make_config(kind: str, values: dict[str, Any]) -> Any:
     if kind not in KINDS:
         raise RtgenError(f"unknown model kind {kind!r}; known: {', '.join(KINDS)}")
     cls = KINDS[kind][0]
-    defaults = cls()
-    checked: dict[str, Any] = {}
-    for key, value in values.items():
-        if not hasattr(defaults, key):
-            known = ", ".join(f.name for f in dataclasses.fields(cls))
-            raise RtgenError(f"unknown {kind} setting {key!r}; known: {known}")
-        want = type(getattr(defaults, key))
-        if want is float and type(value) is int:
-            value = float(value)
-        if type(value) is not want:
-            raise RtgenError(f"{kind} setting {key!r} must be {want.__name__}, got {value!r}")
-        checked[key] = value
-    return cls(**checked)
+    try:
+        return cls(**check_fields(values, field_types(cls)))
+    except UnknownField as exc:
+        known = ", ".join(exc.known)
+        raise RtgenError(f"unknown {kind} setting {exc.key!r}; known: {known}") from None
+    except BadField as exc:
+        raise RtgenError(f"{kind} setting {exc.key!r} {exc.error}") from None
 
 
 def build_model(kind: str, config: dict[str, Any]) -> torch.nn.Module:

@@ -351,8 +351,3 @@ class Planner:
                 n.t_off = max(t_ns, n.t_on + 1)
             kept.append(n)
         self.model_notes = kept
-
-    @property
-    def busy_until(self) -> int:
-        """When the last scheduled model note ends (0 if none)."""
-        return max((n.t_off for n in self.model_notes), default=0)

@@ -212,9 +212,6 @@ class Sampler:
         """Change config fields (e.g. ``key`` when the player modulates); the rng goes on."""
         self._set_config(replace(self._config, **changes))
 
-    def reseed(self, seed: int | None) -> None:
-        self._rng = np.random.default_rng(seed)
-
     def _set_config(self, config: SamplerConfig) -> None:
         self._config = config
         pitches = np.arange(128)

@@ -32,13 +32,14 @@ from rtgen.errors import RtgenError, short
 from rtgen.fields import BadField, UnknownField, WrongType, check_fields, typed
 from rtgen.tokens import GRID_STEPS_PER_BEAT as G
 
-CC_ACTIONS = ("end_call", "panic", "temperature", "mode")
+CC_ACTIONS = ("end_call", "panic", "temperature", "mode", "reset_memory")
 CLOCKS = ("internal", "external")  # rtgen's own tempo, or the input's MIDI clock
 MIN_BPM = 5.0  # slower, one beat lasts over 12 s (and 1e-300 BPM overflowed the clock)
 MAX_TEMPERATURE = 5.0  # logits / 5 is already close to uniform noise; the CC knob reaches 2
 MAX_BEATS = int(ModeConfig.max_answer_beats)  # an answer's longest: 32 beats
 MAX_LOOKAHEAD = 8  # beats sampled per plan; each costs model steps inside one beat's time
 SEED_LIMIT = 2**32  # seeds are 0 <= seed < 2**32 (fresh ones are drawn below 2**31)
+MAX_STRENGTH = 20.0  # logits: a manner strength this high already acts as a mask
 
 
 @dataclass
@@ -51,7 +52,7 @@ class PlaySettings:
     temperature: float = 0.9
     top_p: float = 0.95
     min_p: float = 0.0
-    key: str = ""  # "" = estimate from what the player plays; "none" = no key mask
+    key: str = ""  # "" = estimate from what the player plays; "none" = no key
     range: str = "36-96"  # lowest-highest pitch the model may play
     max_polyphony: int = 4
     max_note_beats: float = 4.0
@@ -71,6 +72,16 @@ class PlaySettings:
     send_ahead_ms: float = -1.0  # -1 = half the JACK period on a JACK output, else 0
     realtime: bool = True  # the send thread asks for SCHED_FIFO (quietly normal if refused)
     cc: dict[str, int] = field(default_factory=dict)  # action -> controller number
+    # The call's manner (docs/manner.md): strengths in logits, 0 = off; set with rtgen score
+    texture: float = 8.0  # a single-line call gets a single line; chords where it had them
+    density: float = 1.0  # notes per beat near the call's
+    register: float = 2.0  # pitches near the call's range and mean
+    rhythm: float = 1.0  # onsets on the call's grid steps (straight, triplet, swung), lengths
+    dynamics: float = 1.0  # velocities following the call's level and contour
+    key_strength: float = 2.0  # notes outside the key lose this; 0 = no key preference
+    key_strict: bool = False  # the key is a mask instead (no note ever leaves it)
+    memory_weight: float = 0.3  # the session memory's share of the next pitch and gap
+    memory_file: str = ""  # the memory is loaded from here at start, saved at exit
 
     def validate(self) -> PlaySettings:
         """Check every field against SCHEMA (an int given for a float becomes a float); the
@@ -212,10 +223,14 @@ SCHEMA: dict[str, Rule] = {
     "min_p": Rule(float, 0, 1, high_open=True),  # 1 would drop even the best token
     "key": Rule(str, parse=_check_key, flag="--key"),
     "range": Rule(str, parse=_parse_range, flag="--range"),
-    "max_polyphony": Rule(int, 1, 16),
+    "max_polyphony": Rule(int, 1, 16, flag="--max-polyphony"),
     # Below one grid step the sampler's limit rounds to 0; above, no answer is that long.
     "max_note_beats": Rule(
-        float, 1 / G, MAX_BEATS, text=f"a number of beats from 1/{G} (one grid step) to {MAX_BEATS}"
+        float,
+        1 / G,
+        MAX_BEATS,
+        flag="--max-note-beats",
+        text=f"a number of beats from 1/{G} (one grid step) to {MAX_BEATS}",
     ),
     "silence": Rule(float, 0, MAX_BEATS, low_open=True),  # beats; longer would never answer
     "answer_bars": Rule(int, 0, MAX_BEATS),  # 0: as long as the call; capped at 32 beats
@@ -233,6 +248,15 @@ SCHEMA: dict[str, Rule] = {
     "send_ahead_ms": Rule(float, 0, 20, also=-1, flag="--send-ahead"),
     "realtime": Rule(bool),
     "cc": Rule(dict, parse=_check_cc),
+    "texture": Rule(float, 0, MAX_STRENGTH, flag="--texture"),
+    "density": Rule(float, 0, MAX_STRENGTH, flag="--density"),
+    "register": Rule(float, 0, MAX_STRENGTH, flag="--register"),
+    "rhythm": Rule(float, 0, MAX_STRENGTH, flag="--rhythm"),
+    "dynamics": Rule(float, 0, MAX_STRENGTH, flag="--dynamics"),
+    "key_strength": Rule(float, 0, MAX_STRENGTH, flag="--key-strength"),
+    "key_strict": Rule(bool, flag="--key-strict"),
+    "memory_weight": Rule(float, 0, 1, flag="--memory-weight"),  # a share of a mixture
+    "memory_file": Rule(str, flag="--memory"),
 }
 
 _CHECKS = {name: rule.check for name, rule in SCHEMA.items()}  # for rtgen.fields

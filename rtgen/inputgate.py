@@ -129,6 +129,8 @@ def action_calls(action: str, value: int, t_rel: int) -> list[dict]:
         return [{"k": "cut", "t": t_rel}, {"k": "panic"}]
     if action == "end_call" and value >= 64:
         return [{"k": "endcall"}]  # the call is over: answer after silence
+    if action == "reset_memory" and value >= 64:
+        return [{"k": "memreset"}]  # forget the player's phrases
     if action == "temperature":
         return [{"k": "temp", "v": max(0.05, 2.0 * value / 127)}]
     if action == "mode":

@@ -38,6 +38,7 @@ from rtgen.engine.build import engine_config
 from rtgen.engine.clock import BeatClock, BeatTimeline, MonotonicClock
 from rtgen.engine.engine import Engine
 from rtgen.engine.ledger import NoteLedger
+from rtgen.engine.memory import Memory
 from rtgen.engine.midiclock import MidiClockFollower
 from rtgen.engine.portproto import InputPort, LiveOutputPort
 from rtgen.engine.scheduler import Scheduler
@@ -46,6 +47,7 @@ from rtgen.inputgate import ACTION, CLOCK, PLAY, InputGate, action_calls
 from rtgen.io.guarded import GuardedOutput, SentLog
 from rtgen.jamrecord import log_header, write_record
 from rtgen.jamstats import JamStats, summary
+from rtgen.memoryfile import save_memory
 from rtgen.midi import CONTROL_CHANGE, NOTE_OFF, NOTE_ON, PITCH_BEND, PROGRAM_CHANGE, kind_of
 from rtgen.replay import LoggedCalls, RecordingClock, SessionLog
 
@@ -102,6 +104,7 @@ class LiveJam:
         record: Path | None = None,
         status: Status | None = None,
         log_path: Path | None = None,
+        memory: Memory | None = None,  # the session memory to start from (--memory FILE)
     ) -> None:
         self.s, self.session, self.inp, self.seed = settings, session, inp, seed
         self.record, self.status = record, status
@@ -120,7 +123,9 @@ class LiveJam:
             rt_priority=RT_PRIORITY if settings.realtime else None,
         )
         self.cfg = engine_config(settings, seed)
-        self.engine = Engine(self.cfg, session, self.timeline, self.eclock, self.scheduler)
+        self.engine = Engine(
+            self.cfg, session, self.timeline, self.eclock, self.scheduler, memory=memory
+        )
         testfaults.install(self)  # only where a reliability test asks for a fault
         self.stop_reason: str | None = None
         self.error: BaseException | None = None
@@ -133,6 +138,7 @@ class LiveJam:
         )
         self._stopping = False
         header = log_header(settings, seed, session.path, self.origin)
+        header["memory"] = self.engine.memory_doc()  # replay starts from the same memory
         self.log = SessionLog(log_path, header) if log_path is not None else None
         self._call = LoggedCalls(self.engine, self.scheduler, self.eclock, self.origin, self.log)
 
@@ -271,6 +277,8 @@ class LiveJam:
             log.warning("panic failed: %s", exc)
         if self.log is not None:
             self.log.close()
+        if self.s.memory_file:
+            save_memory(self.engine.memory_doc(), self.s.memory_file)
         if self.record is not None:
             notes, sent = self.engine.player_notes(), self.sent.model_notes()
             write_record(self.record, notes, sent, self.timeline, self.cfg.out_channel, self.s)

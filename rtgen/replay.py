@@ -16,7 +16,8 @@ One JSON object a line. Times are nanoseconds relative to ``origin_ns`` (the tim
     {"k": "in", "t": 1234, "b": 0.5, "m": [144, 60, 96], "w": 1300, "r": [1310]}
     {"k": "x", "t": 1500, "m": [248], "why": "system"}  (seen, not given to the engine)
     {"k": "tick", "w": 2000, "r": [...]}                     (also: clk, halt, cut, panic,
-    {"k": "stop", "w": 9000}                                  skip, endcall, temp, mode)
+    {"k": "stop", "w": 9000}                                  skip, endcall, memreset,
+                                                              temp, mode)
 
 ``t``: arrival time of a message; ``b``: its beat; ``w``: when the call was made; ``r``: the
 clock values the engine read during it. A log cut short (kill -9) replays up to its end.
@@ -66,6 +67,8 @@ def apply(engine, scheduler, rec: dict, origin_ns: int) -> Any:  # noqa: ANN001
         engine.skip_to(rec["beat"])
     elif kind == "endcall":
         engine.end_call()
+    elif kind == "memreset":
+        engine.reset_memory()
     elif kind == "temp":
         engine.set_temperature(rec["v"])
     elif kind == "mode":
@@ -232,6 +235,7 @@ class _ReplayRig:
         from rtgen.engine.build import engine_config
         from rtgen.engine.clock import BeatClock, FakeClock
         from rtgen.engine.engine import Engine
+        from rtgen.engine.memory import Memory
         from rtgen.engine.midiclock import MidiClockFollower
         from rtgen.engine.portproto import FakeOutputPort
         from rtgen.engine.scheduler import Scheduler
@@ -247,7 +251,11 @@ class _ReplayRig:
         self.scheduler = Scheduler(self.port, self.clock, flush_s=0.0)
         self.cfg = engine_config(settings, self.seed)
         session = open_session(model_path, "cpu")
-        self.engine = Engine(self.cfg, session, self.timeline, self.clock, self.scheduler)
+        doc = header.get("memory")  # the session memory as the jam loaded it (--memory)
+        memory = Memory.from_dict(doc) if doc else None
+        self.engine = Engine(
+            self.cfg, session, self.timeline, self.clock, self.scheduler, memory=memory
+        )
 
     def send_due(self, until: int) -> None:
         """Everything due by ``until``, each at its own deadline (as the send thread does)."""

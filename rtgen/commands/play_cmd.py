@@ -59,6 +59,8 @@ def status_fields(f: dict) -> list[Field]:
             Field(f"{name} {f[key]}", f"{name} {f[key]}" if f[key] else "", 3)
             for name, key in _COUNTERS
         ),
+        # how much of the player the session memory holds (intervals), where it is known
+        *([Field(f"memory {f['memory']:>5}", f"mem {f['memory']}", 5)] if "memory" in f else []),
     ]
 
 
@@ -78,6 +80,7 @@ def _status_figures(jam: LiveJam) -> dict:
         "dropped": st.dropped,
         "skipped": jam.stats.beats_skipped,
         "in_drop": jam.inp.dropped,
+        "memory": st.memory_notes,
     }
 
 
@@ -181,6 +184,42 @@ def register(app: typer.Typer) -> None:
             help="Send each message this many ms before its time (-1, the default: half the "
             "JACK period on a JACK output, so notes land centred on their time; else 0).",
         ),
+        max_polyphony: int = typer.Option(
+            None, "--max-polyphony", help="Most model notes sounding at once (4)."
+        ),
+        max_note_beats: float = typer.Option(
+            None, "--max-note-beats", help="A model note is ended after this many beats (4)."
+        ),
+        texture: float = typer.Option(
+            None, "--texture", help="Answer a single line with a line (strength, 8; 0 = off)."
+        ),
+        density: float = typer.Option(
+            None, "--density", help="Notes per beat near the call's (strength, 1; 0 = off)."
+        ),
+        register: float = typer.Option(
+            None, "--register", help="Pitches near the call's (strength, 2; 0 = off)."
+        ),
+        rhythm: float = typer.Option(
+            None, "--rhythm", help="The call's onsets, swing and lengths (strength, 1; 0 = off)."
+        ),
+        dynamics: float = typer.Option(
+            None, "--dynamics", help="Velocities like the call's (strength, 1; 0 = off)."
+        ),
+        key_strength: float = typer.Option(
+            None, "--key-strength", help="Preference for the key (2; 0 = no key at all)."
+        ),
+        key_strict: bool = typer.Option(
+            None, "--key-strict/--no-key-strict", help="The key as a mask: no note outside it."
+        ),
+        memory_weight: float = typer.Option(
+            None, "--memory-weight", help="Share of the session memory in each pitch (0.3)."
+        ),
+        no_memory: bool = typer.Option(
+            False, "--no-memory", help="Do not take up the player's phrases (memory weight 0)."
+        ),
+        memory_file: str = typer.Option(
+            None, "--memory", help="Load the session memory from this file; save it at exit."
+        ),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No status line (for services)."),
         seconds: float = typer.Option(None, "--seconds", help="Stop after this long."),
     ) -> None:
@@ -204,6 +243,17 @@ def register(app: typer.Typer) -> None:
             "seed": seed,
             "device": device.value if device else None,
             "send_ahead_ms": send_ahead,
+            "max_polyphony": max_polyphony,
+            "max_note_beats": max_note_beats,
+            "texture": texture,
+            "density": density,
+            "register": register,
+            "rhythm": rhythm,
+            "dynamics": dynamics,
+            "key_strength": key_strength,
+            "key_strict": key_strict,
+            "memory_weight": 0.0 if no_memory else memory_weight,
+            "memory_file": memory_file,
         }
         settings = merge(load_preset(config), flags)
         if not virtual and (inp is None or out is None):
@@ -245,11 +295,14 @@ def _start(
     log_path: Path | None,
     quiet: bool,
 ):  # noqa: ANN202
-    """Model, ports, LiveJam with its signal handlers; every port closed if anything fails."""
+    """Memory, model, ports, LiveJam with its signal handlers; every port closed if anything
+    fails."""
     from rtgen.io import ports
     from rtgen.live import LiveJam
+    from rtgen.memoryfile import load_memory
     from rtgen.sessions import open_session
 
+    memory = load_memory(settings.memory_file)  # a bad file: one line, before any port
     session = open_session(model or default_play_model(settings.device), settings.device)
     api_name = api.value if api else None
     # Virtual ports live in two MIDI clients (rtmidi makes one per direction): named apart,
@@ -258,9 +311,8 @@ def _start(
     in_port = None
     try:
         in_port = ports.open_input(inp, api_name, virtual=virtual, client_name=VIRTUAL_IN)
-        jam = LiveJam(
-            settings, session, in_port, out_port, seed, record, _status_printer(quiet), log_path
-        )
+        status = _status_printer(quiet)
+        jam = LiveJam(settings, session, in_port, out_port, seed, record, status, log_path, memory)
         jam.install_signals()
     except BaseException:
         for port in (in_port, out_port):

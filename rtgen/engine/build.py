@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from rtgen.config import PlaySettings
+from rtgen.engine.bias import Strengths
 from rtgen.engine.engine import EngineConfig
+from rtgen.engine.keys import parse_key, scale_pitch_classes
 from rtgen.engine.modes import ModeConfig
 from rtgen.engine.sampler import SamplerConfig
+from rtgen.engine.steer import SteerConfig
 from rtgen.events import Note, Role
 from rtgen.midi import is_note_off, is_note_on
 
@@ -27,19 +30,30 @@ def engine_config(s: PlaySettings, seed: int) -> EngineConfig:
         min_p=s.min_p,
         low=low,
         high=high,
-        key=fixed_key,
+        key=fixed_key if s.key_strict else None,
         max_polyphony=s.max_polyphony,
         max_note_beats=s.max_note_beats,
         seed=seed,
     )
     out = (s.duet_channel if s.mode == "duet" else s.out_channel) - 1
+    strengths = Strengths(
+        texture=s.texture,
+        density=s.density,
+        register=s.register,
+        rhythm=s.rhythm,
+        dynamics=s.dynamics,
+        key=s.key_strength,
+    )
     return EngineConfig(
         mode=mode,
         sampler=sampler,
         in_channel=s.in_channel - 1 if s.in_channel else None,
         out_channel=out,
         lookahead=s.lookahead,
-        auto_key=not s.key,
+        auto_key=not s.key and (s.key_strict or s.key_strength > 0),
+        steer=SteerConfig(strengths, memory=s.memory_weight),
+        key_mask=s.key_strict,  # else the key is a preference of key_strength (0: no key)
+        prefer_key=None if s.key_strict or not fixed_key else _scale(fixed_key),
     )
 
 
@@ -65,3 +79,7 @@ def sent_to_notes(
             t0, vel = open_[(ch, pitch)].pop(0)
             notes.append(Note(beat_at(t0), beat_at(t), pitch, vel, role, ch))
     return sorted(notes)
+
+
+def _scale(key: str) -> frozenset[int]:
+    return frozenset(scale_pitch_classes(*parse_key(key)))

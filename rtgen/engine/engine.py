@@ -19,10 +19,13 @@ from rtgen import tokens as T
 from rtgen.engine.clock import BeatTimeline, Clock
 from rtgen.engine.keys import KeyTracker
 from rtgen.engine.listener import Listener
+from rtgen.engine.manner import estimate_manner
+from rtgen.engine.memory import Memory
 from rtgen.engine.modes import Mode, ModeConfig
 from rtgen.engine.planner import Planner
 from rtgen.engine.sampler import Sampler, SamplerConfig
 from rtgen.engine.scheduler import Scheduler
+from rtgen.engine.steer import Steer, SteerConfig
 from rtgen.events import Note
 
 PLAN_AHEAD_MAX_NS = 80_000_000  # plan beat b this long before it (or a quarter beat)
@@ -38,6 +41,9 @@ class EngineConfig:
     lookahead: int = 1
     commit: int = 1
     auto_key: bool = False  # estimate the key from the player (Krumhansl-Kessler)
+    steer: SteerConfig | None = None  # the call's manner and the session memory (None: off)
+    key_mask: bool = True  # the key masks (--key-strict); False: a preference (steer.key)
+    prefer_key: frozenset[int] | None = None  # a given key as a preference (key_mask False)
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,7 @@ class EngineStats:
     barge_ins: int
     answers: int
     answer_start: int  # beat where the last answer began
+    memory_notes: int  # intervals the session memory holds
     step_ns: tuple[int, ...]  # wall time of the last STATS_STEPS model steps
 
 
@@ -65,12 +72,23 @@ class Engine:
         timeline: BeatTimeline,
         clock: Clock,  # noqa: ANN001
         scheduler: Scheduler,
+        memory: Memory | None = None,  # the session memory to start from (--memory FILE)
     ) -> None:
         self.cfg, self.timeline, self.clock, self.scheduler = cfg, timeline, clock, scheduler
         self.listener = Listener(timeline, cfg.in_channel)
         self.sampler = Sampler(cfg.sampler)
-        self.planner = Planner(session, self.sampler, timeline, clock, scheduler, cfg.out_channel)
+        self.memory = memory if memory is not None else Memory()
+        self.steer = Steer(cfg.steer, self.memory) if cfg.steer is not None else None
+        if self.steer is not None and not cfg.key_mask:
+            self.steer.set_scale(cfg.prefer_key)
+        self.planner = Planner(
+            session, self.sampler, timeline, clock, scheduler, cfg.out_channel, steer=self.steer
+        )
         self.mode = Mode(cfg.mode, self.listener)
+        self._call_from = 0  # index in listener.notes of the current call's first note
+        # the last answered call: its first note's index, its start (ns), whether it was learned
+        self._answered: tuple[int, int | None, bool] = (0, None, False)
+        self._steered_bar = -1  # duet: the last bar whose manner was estimated
         self.next_beat: int | None = None
         self.barge_ins = 0
         self.keys = KeyTracker(half_life_beats=32.0) if cfg.auto_key else None
@@ -85,7 +103,7 @@ class Engine:
                     0
                 )
                 self.planner.cut(max(t_ns, self.clock.now_ns()) + min(grid_ns, 1_000_000))
-                self.listener.call_start_ns = t_ns
+                self.listener.call_start_ns = self._call_goes_on(t_ns)
             self.planner.add_player_event(ev, t_ns)
 
     def _follow_key(self, beat: int) -> None:
@@ -97,7 +115,9 @@ class Engine:
         self.keys.advance(beat)
         self.keys.add_notes(new)
         scale = self.keys.scale(leading_tone=True)
-        if scale is not None and frozenset(scale) != self.sampler.config.key:
+        if scale is not None and self.steer is not None and not self.cfg.key_mask:
+            self.steer.set_scale(frozenset(scale))  # the key as a preference
+        elif scale is not None and frozenset(scale) != self.sampler.config.key:
             self.sampler.reconfigure(key=frozenset(scale))
 
     def plan_deadline(self, beat: int) -> int:
@@ -113,9 +133,11 @@ class Engine:
             for ev in self.listener.release_stuck(now_ns):
                 self.planner.add_player_event(ev, now_ns)
             beat = self.next_beat
+            call_start_ns = self.listener.call_start_ns
             decision = self.mode.decide(beat)
             if decision.plan:
                 self._follow_key(beat)
+                self._steer(beat, decision.first_note, call_start_ns)
                 end = self.mode.answer_end if self.mode.state == "answering" else None
                 self.planner.plan(
                     beat, self.cfg.lookahead, self.cfg.commit, decision.first_note, end
@@ -125,6 +147,45 @@ class Engine:
                 self.planner.commit(min(now_ns, self.timeline.time_of(beat)))
                 self.next_beat = beat + 1
         return self.plan_deadline(self.next_beat)
+
+    # --- the call's manner and the session memory ------------------------------------------
+    def _steer(self, beat: int, answer: bool, call_start_ns: int | None) -> None:
+        """At an answer's first beat: learn the call and steer the answer by its manner. In
+        duet and continue modes, each bar the model plays is steered by the player's last
+        two bars."""
+        bar = self.cfg.mode.beats_per_bar
+        if answer:
+            call = self.listener.notes[self._call_from :]
+            self._answered = (self._call_from, call_start_ns, False)
+            self._call_from = len(self.listener.notes)
+            steps = (self.mode.answer_end - beat) * T.GRID_STEPS_PER_BEAT
+        elif self.cfg.mode.mode != "call-response" and beat // bar != self._steered_bar:
+            self._steered_bar = beat // bar
+            call = [n for n in self.listener.notes[-64:] if n.start >= beat - 2 * bar]
+            steps = bar * T.GRID_STEPS_PER_BEAT
+        else:
+            return
+        manner = estimate_manner(call, bar) if self.steer is not None else None
+        if manner is None:
+            return
+        learned = self.memory.learn(manner.line, manner.gaps) if answer else False
+        self._answered = (*self._answered[:2], learned)
+        self.steer.begin(manner, beat * T.GRID_STEPS_PER_BEAT, steps)
+
+    def _call_goes_on(self, t_ns: int) -> int:
+        """The player came in during an answer: where the call now playing began. Within a
+        bar of the answer's start, the call the model answered goes on after a rest (its
+        notes and its start are this call's, and the memory forgets the part it learned);
+        later, the player starts a new call."""
+        first, start_ns, learned = self._answered
+        answer_ns = self.timeline.time_of(self.mode.answer_start + self.cfg.mode.beats_per_bar)
+        if start_ns is None or t_ns >= answer_ns:
+            return t_ns
+        self._call_from = first
+        if learned:
+            self.memory.forget_last()
+        self._answered = (first, start_ns, False)
+        return start_ns
 
     # --- named operations: all that live and replay do to a running engine ------------------
     def clock_message(self, message: tuple[int, ...], t_ns: int) -> None:
@@ -154,6 +215,14 @@ class Engine:
     def set_temperature(self, temperature: float) -> None:
         self.sampler.reconfigure(temperature=temperature)
 
+    def reset_memory(self) -> None:
+        """Forget the player's phrases (a CC)."""
+        self.memory.reset()
+
+    def memory_doc(self) -> dict:
+        """The session memory as plain data (``Memory.from_dict`` reads it; --memory FILE)."""
+        return self.memory.to_dict()
+
     # --- what it shows -----------------------------------------------------------------------
     def stats(self) -> EngineStats:
         plan = self.planner.stats
@@ -168,6 +237,7 @@ class Engine:
             barge_ins=self.barge_ins,
             answers=self.mode.answers,
             answer_start=self.mode.answer_start,
+            memory_notes=self.memory.notes,
             step_ns=tuple(plan.step_ns[-STATS_STEPS:]),
         )
 

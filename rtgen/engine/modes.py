@@ -1,7 +1,8 @@
 """Jam modes: when the model plays. Each decides, once per beat, whether to plan that beat.
 
-- call-response (default): listen; after ``silence`` beats with no key down, answer on the
-  next beat (or bar) for as long as the call, rounded up to whole bars (or ``answer_bars``);
+- call-response (default): listen; after ``silence`` beats with no key down (longer than the
+  longest rest inside the call, up to a bar), answer on the next beat (or bar) for as long as
+  the call, rounded up to whole bars (or ``answer_bars``);
   if the player comes back in, stop within one grid step (barge-in) or finish the answer.
 - continue: keep playing while the player is silent, until the player plays again.
 - duet: play along every beat (on its own channel), re-planning from what the player did.
@@ -13,10 +14,13 @@ import math
 from dataclasses import dataclass
 
 from rtgen.engine.listener import Listener
+from rtgen.events import Note
+from rtgen.tokens import GRID_STEPS_PER_BEAT as GRID
 
 MODES = ("call-response", "continue", "duet")
 STARTS = ("beat", "bar")  # an answer starts on the next beat or the next bar
 BARGE_INS = ("stop", "finish")  # the player comes back in: stop the answer, or finish it
+RECENT_CALLS = 2  # the rests of this many answered calls still count in the wait
 
 
 @dataclass
@@ -56,6 +60,7 @@ class Mode:
         self.answer_start = 0  # beat where the current (or last) answer began
         self.answer_end = 0  # beat where the current answer ends
         self.answers = 0
+        self._rests: list[float] = []  # the longest rest inside each of the last calls
 
     def _silent_since(self, t_b: int) -> float | None:
         """Beat of the player's last key-up if the player is silent at ``t_b``, else None."""
@@ -91,7 +96,8 @@ class Mode:
         call_len = last_off - call_start
         if call_len < cfg.min_call_beats:
             return Decision(False)
-        start = math.ceil(last_off + cfg.silence - 1e-9)
+        rest = longest_rest(lis.notes, call_start)
+        start = math.ceil(last_off + self._wait(rest) - 1e-9)
         if cfg.start == "bar":
             start = math.ceil(start / cfg.beats_per_bar) * cfg.beats_per_bar
         if beat < start:
@@ -104,8 +110,20 @@ class Mode:
         self.answer_end = beat + int(min(max(length, bar), cfg.max_answer_beats))
         self.state = "answering"
         self.answers += 1
+        self._rests = [*self._rests, rest][-RECENT_CALLS:]
         lis.start_new_call()  # what the player plays from now on is the next call
         return Decision(True, first_note=True)
+
+    def _wait(self, rest: float) -> float:
+        """Beats of silence that end the call: ``silence``, or one grid step more than the
+        longest rest heard inside this call or the last RECENT_CALLS calls, but never more
+        than a bar. So a call with rests is not interrupted in one of them once the player
+        was heard to rest that long (a call the model answered in a rest goes on: the
+        engine keeps its start, and the rest is inside it)."""
+        rest = max(rest, *self._rests) if self._rests else rest
+        if rest <= 0:
+            return self.cfg.silence
+        return max(self.cfg.silence, min(rest + 1 / GRID, self.cfg.beats_per_bar))
 
     def set_mode(self, mode: str) -> None:
         """Switch modes mid-jam (a CC); the state carries over and the next beat decides."""
@@ -121,3 +139,21 @@ class Mode:
                 self.state = "listening"
                 return True
         return False
+
+
+def longest_rest(notes: list[Note], since: float) -> float:
+    """The longest silence (beats) between the notes that started at or after ``since``
+    (``notes`` in the order they finished, as the listener keeps them); 0 if none."""
+    call = []
+    for n in reversed(notes):
+        if n.end < since:
+            break  # finished before the call began: so did every note before it
+        if n.start >= since - 1e-9:
+            call.append(n)
+    call.sort(key=lambda n: n.start)
+    rest, reach = 0.0, None
+    for n in call:
+        if reach is not None and n.start > reach:
+            rest = max(rest, n.start - reach)
+        reach = n.end if reach is None else max(reach, n.end)
+    return rest

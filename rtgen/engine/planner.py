@@ -26,6 +26,7 @@ from rtgen import tokens as T
 from rtgen.engine.clock import BeatTimeline, Clock
 from rtgen.engine.sampler import GenState, Sampler
 from rtgen.engine.scheduler import Scheduler
+from rtgen.engine.steer import Steer
 from rtgen.events import NoteEvent, Role
 
 G = T.GRID_STEPS_PER_BEAT
@@ -83,8 +84,10 @@ class Planner:
         scheduler: Scheduler,
         channel: int = 0,
         guard_ns: int = 2_000_000,
+        steer: Steer | None = None,
     ) -> None:
         self.session, self.sampler, self.timeline = session, sampler, timeline
+        self.steer = steer  # the call's manner and the session memory, added to the logits
         self.clock, self.scheduler, self.channel = clock, scheduler, channel
         self.guard_ns = guard_ns  # a note must be at least this far in the future to schedule
         self.stats = PlanStats()
@@ -262,7 +265,10 @@ class Planner:
             extra = self._extra_mask(
                 fixed, fixed_pitches, past_window, first_note and not notes and not open_notes
             )
-            tok = self.sampler.sample(self._draw_logits(), self.gen, extra)
+            logits = self._draw_logits()
+            if self.steer is not None:
+                logits = self.steer.adjust(logits, self.gen)
+            tok = self.sampler.sample(logits, self.gen, extra)
             kind, arg = T.kind_of(tok)
             if kind in ("NOTE_ON", "VELOCITY") and self.gen.role != Role.MODEL:
                 self._push(T.role_token(Role.MODEL))

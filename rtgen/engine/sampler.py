@@ -67,6 +67,7 @@ _NOTE_ON_END = NOTE_ON_BASE + OFFSETS["NOTE_ON"][1]
 _NOTE_OFF_END = NOTE_OFF_BASE + OFFSETS["NOTE_OFF"][1]
 _VELOCITY_END = VELOCITY_BASE + VELOCITY_BINS
 _SHIFT_END = SHIFT_BASE + MAX_SHIFT
+RECENT = 8  # model onsets GenState keeps (the session memory's context)
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,8 @@ class GenState:
     after_velocity: bool = False  # the last token was a VELOCITY (a NOTE_ON must follow)
     after_role: bool = False  # the last token was a ROLE (a VELOCITY or NOTE_ON must follow)
     role: Role = Role.MODEL  # whose notes the stream holds now
+    ons: int = 0  # model note-ons so far (an answer's density counts from it)
+    recent: tuple[tuple[int, int], ...] = ()  # the last RECENT model onsets: (step, top pitch)
 
     @property
     def beat(self) -> int:
@@ -174,6 +177,11 @@ class GenState:
                 self.sounding[pitch] = self.step
                 self.beat_note_ons += 1
                 self.steps_since_on = 0
+                self.ons += 1
+                if self.recent and self.recent[-1][0] == self.step:  # a chord: its top note
+                    pitch = max(pitch, self.recent[-1][1])
+                    self.recent = self.recent[:-1]
+                self.recent = (*self.recent[1 - RECENT :], (self.step, pitch))
             else:
                 self.sounding.pop(pitch, None)
         elif NOTE_OFF_BASE <= token < _NOTE_OFF_END:

@@ -31,13 +31,15 @@ def test_an_answer_is_two_bars_from_its_first_beat_and_repeats_by_seed(session) 
 
 
 def test_the_answer_after_the_call_is_kept_not_one_cut_by_barge_in(session) -> None:  # noqa: ANN001
-    """A call with a two-beat rest is answered in the rest and barged in on; the answer
-    kept is the one after the call ends (beat 8 here: a beat of silence after beat 7)."""
+    """A call with a three-beat rest is answered in the rest and barged in on; the call
+    goes on, and the answer kept is the one after it ends, which waits for a silence longer
+    than that rest (beat 11 here: the call ends on beat 7, 3 beats and a grid step later
+    is 10.08, the next beat is 11)."""
     call = line(60, 62, 64, 65) + line(67, 65, 64, 62, start=5.0)
     session.reset()
     res = jam_offline(session, settings_for(0), 0, call, RUN_BEATS_AFTER)
-    assert res.stats["answers"] == 2 and res.stats["answer_start"] == 8.0
-    late = [(round(n.start - 8, 6), n.pitch) for n in res.model if n.start >= 8.0 - 1e-6]
+    assert res.stats["answers"] == 2 and res.stats["answer_start"] == 11.0
+    late = [(round(n.start - 11, 6), n.pitch) for n in res.model if n.start >= 11.0 - 1e-6]
     assert [(round(n.start, 6), n.pitch) for n in engine_answer(session, call, 0)] == late
 
 

@@ -1,0 +1,67 @@
+"""Turn-taking on the fake clock: a call with rests inside is not interrupted once the player
+was heard to rest that long, and an answer cut short by the call going on leaves it one call."""
+
+from __future__ import annotations
+
+from rtgen.engine.engine import EngineConfig
+from rtgen.engine.modes import ModeConfig, longest_rest
+from rtgen.engine.offline import OfflineRig
+from rtgen.engine.sampler import SamplerConfig
+from rtgen.events import Note
+from tests.engine.fakes import FakeSession
+
+
+def _rig() -> OfflineRig:
+    cfg = EngineConfig(ModeConfig(), SamplerConfig(seed=0, low=48, high=84, max_note_beats=2.0))
+    return OfflineRig(cfg, FakeSession(0), bpm=120.0)
+
+
+def _phrases(rig: OfflineRig, starts: list[float], pitch: int = 60) -> list:
+    """Two quarter notes (0.9 beats long) from each start: a phrase, then a rest."""
+    b = rig.beats_to_ns
+    out = []
+    for s in starts:
+        for i in range(2):
+            out += [(b(s + i), (0x90, pitch + i, 90)), (b(s + i + 0.9), (0x80, pitch + i, 0))]
+    return out
+
+
+def _model_ons(rig: OfflineRig) -> list[float]:
+    return [rig.timeline.beat_at(t) for t, m in rig.port.sent if m[0] & 0xF0 == 0x90 and m[2]]
+
+
+def test_longest_rest_counts_the_silences_inside_the_call_only() -> None:
+    """Silences between notes that started since the call began; overlaps are no rest."""
+    notes = [Note(0, 1, 60), Note(3, 4, 62), Note(4.5, 6, 64), Note(5, 5.5, 67), Note(7, 8, 65)]
+    assert longest_rest(notes, 0.0) == 2.0
+    assert longest_rest(notes, 3.0) == 1.0  # the first rest is before this call
+    assert longest_rest(notes, 7.0) == 0.0 and longest_rest([], 0.0) == 0.0
+
+
+def test_a_call_goes_on_after_an_interrupted_rest_and_is_not_interrupted_again() -> None:
+    """Phrases at beats 4, 8 and 12 with rests of 2.1 beats: the engine, not knowing the
+    player yet, answers in the first rest (beat 7) and is barged in on at 8; the call goes
+    on, so its second rest (9.9 to 12) is not interrupted, and the one answer after the
+    call waits for more than 2.1 beats of silence: beat 17 (13.9 + 2.18, the next beat)."""
+    rig = _rig()
+    rig.run(_phrases(rig, [4, 8, 12]), rig.beats_to_ns(24))
+    ons = _model_ons(rig)
+    assert ons and min(ons) == 7.0
+    assert not [t for t in ons if 8.0 <= t < 17.0]
+    assert min(t for t in ons if t >= 8.0) == 17.0
+    assert rig.engine.stats().answers == 2 and rig.engine.stats().barge_ins == 1
+
+
+def test_no_answer_starts_while_a_call_with_rests_of_up_to_two_beats_goes_on() -> None:
+    """Once the player was heard to rest 2.1 beats inside a call, their next call, with
+    rests of up to 2.1 beats, is not interrupted: no model note from its first note to its
+    last (a wait of over two beats is still less than a bar)."""
+    rig = _rig()
+    first = _phrases(rig, [4, 8])  # interrupted once at beat 7, then answered from 13
+    second = _phrases(rig, [32, 35.5, 39.6], pitch=64)  # rests of 1.6 and 2.1 beats
+    rig.run(first + second, rig.beats_to_ns(52))
+    ons = _model_ons(rig)
+    assert [t for t in ons if 13.0 <= t < 32.0]  # the first call was answered
+    assert not [t for t in ons if 32.0 <= t < 41.5]  # nothing while the second goes on
+    assert [t for t in ons if t >= 43.0]  # then it is answered: 41.5 + 2.18, next beat 44
+    assert min(t for t in ons if t >= 32.0) == 44.0

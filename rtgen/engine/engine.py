@@ -19,7 +19,7 @@ from rtgen import tokens as T
 from rtgen.engine.clock import BeatTimeline, Clock
 from rtgen.engine.keys import KeyTracker
 from rtgen.engine.listener import Listener
-from rtgen.engine.manner import estimate_manner
+from rtgen.engine.manner import Manner, estimate_manner
 from rtgen.engine.memory import Memory
 from rtgen.engine.modes import Mode, ModeConfig
 from rtgen.engine.planner import Planner
@@ -89,6 +89,7 @@ class Engine:
         # the last answered call: its first note's index, its start (ns), whether it was learned
         self._answered: tuple[int, int | None, bool] = (0, None, False)
         self._steered_bar = -1  # duet: the last bar whose manner was estimated
+        self._manner: Manner | None = None  # the last manner estimated
         self.next_beat: int | None = None
         self.barge_ins = 0
         self.keys = KeyTracker(half_life_beats=32.0) if cfg.auto_key else None
@@ -165,12 +166,15 @@ class Engine:
             steps = bar * T.GRID_STEPS_PER_BEAT
         else:
             return
-        manner = estimate_manner(call, bar) if self.steer is not None else None
-        if manner is None:
+        if self.steer is None:
             return
-        learned = self.memory.learn(manner.line, manner.gaps) if answer else False
-        self._answered = (*self._answered[:2], learned)
-        self.steer.begin(manner, beat * T.GRID_STEPS_PER_BEAT, steps)
+        manner = estimate_manner(call, bar)
+        if manner is None and not answer:  # the player rests: keep to how they last played
+            manner = self._manner
+        self._manner = manner or self._manner
+        if manner is not None and answer:
+            self._answered = (*self._answered[:2], self.memory.learn(manner.line, manner.gaps))
+        self.steer.begin(manner, beat * T.GRID_STEPS_PER_BEAT, steps)  # None: unsteered
 
     def _call_goes_on(self, t_ns: int) -> int:
         """The player came in during an answer: where the call now playing began. Within a

@@ -52,11 +52,15 @@ class Steer:
         self._start_ons: int | None = None  # model note-ons before the answer (first token)
         self._call_pitches: tuple[int, ...] = ()
         self._call_gaps: tuple[int, ...] = ()
+        self._pitch_cache: dict = {}
+        self._gap_cache: dict = {}
 
     def begin(self, manner: Manner | None, start_step: int, steps: int) -> None:
         """An answer starts at ``start_step`` and lasts ``steps``: steer it by ``manner``
         (None: the model plays unsteered)."""
         self._start, self._start_ons = start_step, None
+        self._pitch_cache: dict = {}  # the answer's notes so far -> (128,) or None
+        self._gap_cache: dict = {}  # (those, steps since the last) -> (48,) or None
         if manner is None:
             self._bias, self._call_pitches, self._call_gaps = None, (), ()
             return
@@ -85,28 +89,48 @@ class Steer:
         return z
 
     def _mix_memory(self, z: np.ndarray, gen: GenState, w: float) -> None:
-        """Mix the memory's next interval into NOTE_ON and its next gap into SHIFT, in place."""
-        own = [(s, p) for s, p in gen.recent if s >= self._start]
-        pitches = self._call_pitches + tuple(p for _, p in own)
-        if own and own[-1][0] == gen.step:
-            pass  # a note was struck on this step: a chord note is no next interval
-        elif pitches:
-            intervals = np.diff(pitches[-CONTEXT - 1 :]).tolist()
-            probs = self.memory.interval_probs(intervals)
-            if probs is not None:
-                m = _interval_to_pitch(probs, pitches[-1])
+        """Mix the memory's next interval into NOTE_ON and its next gap into SHIFT, in place.
+        The memory's (128,) and (48,) vectors depend on the notes so far only: cached until
+        the next note (most tokens between two notes are SHIFTs and NOTE_OFFs)."""
+        own = tuple((s, p) for s, p in gen.recent if s >= self._start)
+        struck_now = bool(own) and own[-1][0] == gen.step  # a chord note is no next interval
+        if not struck_now:
+            m = self._pitch_cache.get(own)
+            if m is None:
+                m = self._pitch_cache[own] = self._next_pitch(own)
+            if m is not None:
                 z[ON] = _mixed(z[ON], m, w)
         if own:
-            gaps = self._call_gaps + tuple(np.diff([s for s, _ in own]).tolist())
-            probs = self.memory.gap_probs(gaps[-CONTEXT:])
-            if probs is not None:
-                since = gen.step - own[-1][0]  # SHIFT(k) lands at gap since + k
-                m = np.zeros(T.MAX_SHIFT)
-                k_max = min(T.MAX_SHIFT, T.MAX_SHIFT - since)
-                if k_max > 0:
-                    m[:k_max] = probs[since + 1 : since + 1 + k_max]
-                if m.sum() > 0:
-                    z[SHIFT] = _mixed(z[SHIFT], m / m.sum(), w)
+            since = min(gen.step - own[-1][0], T.MAX_SHIFT - 1)  # SHIFT(k) lands at since + k
+            key = (own, since)
+            m = self._gap_cache.get(key, False)
+            if m is False:
+                m = self._gap_cache[key] = self._next_gap(own, since)
+            if m is not None:
+                z[SHIFT] = _mixed(z[SHIFT], m, w)
+
+    def _next_pitch(self, own: tuple[tuple[int, int], ...]) -> np.ndarray | None:
+        """(128,) the memory's next pitch after the call's line and the answer's notes."""
+        pitches = self._call_pitches + tuple(p for _, p in own)
+        if not pitches:
+            return None
+        last = pitches[-CONTEXT - 1 :]
+        probs = self.memory.interval_probs([b - a for a, b in zip(last, last[1:])])
+        return None if probs is None else _interval_to_pitch(probs, pitches[-1])
+
+    def _next_gap(self, own: tuple[tuple[int, int], ...], since: int) -> np.ndarray | None:
+        """(48,) the memory's P(SHIFT k): its next inter-onset gap, given ``since`` steps
+        have passed since the answer's last onset."""
+        steps = [s for s, _ in own]
+        gaps = self._call_gaps + tuple(b - a for a, b in zip(steps, steps[1:]))
+        probs = self.memory.gap_probs(gaps[-CONTEXT:])
+        if probs is None:
+            return None
+        m = np.zeros(T.MAX_SHIFT)
+        k_max = T.MAX_SHIFT - since
+        m[:k_max] = probs[since + 1 : since + 1 + k_max]
+        total = m.sum()
+        return m / total if total > 0 else None
 
 
 def _interval_to_pitch(probs: np.ndarray, last: int) -> np.ndarray:
@@ -124,9 +148,6 @@ def _mixed(z: np.ndarray, m: np.ndarray, w: float) -> np.ndarray:
     top = z.max()
     if not np.isfinite(top):
         return z
-    e = np.exp(z - top)
-    total = e.sum()
-    q = e / total
-    mixed = (1 - w) * q + w * m
+    e = np.exp(z - top)  # softmax(z) * total
     with np.errstate(divide="ignore"):
-        return np.log(mixed) + top + np.log(total)
+        return np.log((1 - w) * e + (w * e.sum()) * m) + top

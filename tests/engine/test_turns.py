@@ -1,12 +1,15 @@
 """Turn-taking on the fake clock: a call with rests inside is not interrupted once the player
-was heard to rest that long, and an answer cut short by the call going on leaves it one call."""
+was heard to rest that long, and an answer cut short by the call going on leaves it one call;
+duet mode is steered by the player's manner as call-response is."""
 
 from __future__ import annotations
 
+from rtgen.engine.bias import Strengths
 from rtgen.engine.engine import EngineConfig
 from rtgen.engine.modes import ModeConfig, longest_rest
 from rtgen.engine.offline import OfflineRig
 from rtgen.engine.sampler import SamplerConfig
+from rtgen.engine.steer import SteerConfig
 from rtgen.events import Note
 from tests.engine.fakes import FakeSession
 
@@ -65,3 +68,33 @@ def test_no_answer_starts_while_a_call_with_rests_of_up_to_two_beats_goes_on() -
     assert not [t for t in ons if 32.0 <= t < 41.5]  # nothing while the second goes on
     assert [t for t in ons if t >= 43.0]  # then it is answered: 41.5 + 2.18, next beat 44
     assert min(t for t in ons if t >= 32.0) == 44.0
+
+
+def _model_polyphony(rig: OfflineRig) -> float:
+    """Share of model note-ons struck while another model note sounds."""
+    sounding: set[int] = set()
+    struck = over = 0
+    for _, m in rig.port.sent:
+        if m[0] & 0xF0 == 0x90 and m[2]:
+            struck += 1
+            over += bool(sounding)
+            sounding.add(m[1])
+        elif m[0] & 0xF0 in (0x80, 0x90):
+            sounding.discard(m[1])
+    return over / max(struck, 1)
+
+
+def test_duet_is_steered_by_the_players_manner_too() -> None:
+    """In duet mode a single-line player gets a (nearly) single line: the fake model's
+    random chords mostly go when the texture is steered."""
+    polyphony = []
+    for steer in (None, SteerConfig(Strengths(texture=8.0))):
+        cfg = EngineConfig(
+            ModeConfig(mode="duet"),
+            SamplerConfig(seed=0, low=48, high=84, max_note_beats=2.0),
+            steer=steer,
+        )
+        rig = OfflineRig(cfg, FakeSession(0), bpm=120.0)
+        rig.run(_phrases(rig, [1, 3, 5, 7, 9, 11, 13, 15]), rig.beats_to_ns(24))
+        polyphony.append(_model_polyphony(rig))
+    assert polyphony[0] > 0.5 and polyphony[1] < polyphony[0] / 4, polyphony

@@ -153,7 +153,7 @@ class Engine:
     def _steer(self, beat: int, answer: bool, call_start_ns: int | None) -> None:
         """At an answer's first beat: learn the call and steer the answer by its manner. In
         duet and continue modes, each bar the model plays is steered by the player's last
-        two bars."""
+        two bars, and what the player played since the last such bar is learned."""
         bar = self.cfg.mode.beats_per_bar
         if answer:
             call = self.listener.notes[self._call_from :]
@@ -164,6 +164,10 @@ class Engine:
             self._steered_bar = beat // bar
             call = [n for n in self.listener.notes[-64:] if n.start >= beat - 2 * bar]
             steps = bar * T.GRID_STEPS_PER_BEAT
+            new = estimate_manner(self.listener.notes[self._call_from :], bar)
+            self._call_from = len(self.listener.notes)
+            if new is not None and self.steer is not None:
+                self.memory.learn(new.line, new.gaps)
         else:
             return
         if self.steer is None:

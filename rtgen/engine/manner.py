@@ -61,18 +61,6 @@ class Manner:
         xs = (np.arange(len(self.contour)) + 0.5) / len(self.contour)
         return float(np.interp(min(max(fraction, 0.0), 1.0), xs, self.contour))
 
-    def summary(self) -> dict:
-        """The estimate as plain figures (for logs and docs)."""
-        return {
-            "notes": self.notes,
-            "notes_per_beat": round(self.notes_per_beat, 3),
-            "voices": self.voices,
-            "range": [self.low, self.high],
-            "mean_pitch": round(self.mean_pitch, 1),
-            "grid": self.grid,
-            "velocity": round(self.velocity, 1),
-        }
-
 
 def estimate_manner(notes: list[Note], beats_per_bar: int = 4) -> Manner | None:
     """The manner of ``notes`` (one call), or None when it has no notes."""

@@ -86,7 +86,7 @@ def _model_polyphony(rig: OfflineRig) -> float:
 
 def test_duet_is_steered_by_the_players_manner_too() -> None:
     """In duet mode a single-line player gets a (nearly) single line: the fake model's
-    random chords mostly go when the texture is steered."""
+    random chords mostly go when the texture is steered; the memory learns as it plays."""
     polyphony = []
     for steer in (None, SteerConfig(Strengths(texture=8.0))):
         cfg = EngineConfig(
@@ -98,3 +98,4 @@ def test_duet_is_steered_by_the_players_manner_too() -> None:
         rig.run(_phrases(rig, [1, 3, 5, 7, 9, 11, 13, 15]), rig.beats_to_ns(24))
         polyphony.append(_model_polyphony(rig))
     assert polyphony[0] > 0.5 and polyphony[1] < polyphony[0] / 4, polyphony
+    assert rig.engine.stats().memory_notes >= 8  # and it learned the player's phrases

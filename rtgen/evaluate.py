@@ -66,7 +66,7 @@ class CheckpointScorer:
         return nll / LN2
 
 
-def _stepped_logits(model, tokens):  # noqa: ANN001, ANN202 - torch types, lazy import
+def _stepped_logits(model, tokens):
     """Transformer logits by stepping with the fixed cache: no (T, T) mask for long pieces."""
     import torch
 
@@ -88,7 +88,7 @@ def find_baseline(model_path: Path) -> Path | None:
     return None
 
 
-def make_scorer(path: Path):  # noqa: ANN201 - CheckpointScorer or SessionScorer
+def make_scorer(path: Path):
     """A scorer for a model file, chosen by its format."""
     path = Path(path)
     if not path.is_file():

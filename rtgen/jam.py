@@ -28,7 +28,7 @@ def jam_offline(
     session,
     settings: PlaySettings,
     seed: int,
-    prime: list[Note],  # noqa: ANN001
+    prime: list[Note],
     beats_after: float,
 ) -> JamResult:
     """Play ``prime`` (beats from 0) to the engine; run ``beats_after`` beats past its end."""

@@ -180,7 +180,7 @@ class LiveJam:
             self._loop(seconds)
         except (StopRequested, KeyboardInterrupt):
             pass  # a signal: a clean stop
-        except BaseException as exc:  # noqa: BLE001 - every exit path must panic first
+        except BaseException as exc:
             self.error = exc
             self.stop_reason = self.stop_reason or f"error: {type(exc).__name__}: {exc}"
             self.exit_code = 1
@@ -273,7 +273,7 @@ class LiveJam:
         try:
             self.scheduler.stop(panic=False)
             self._call({"k": "stop"}, self.clock.now_ns())  # the panic, and a flush
-        except Exception as exc:  # noqa: BLE001 - a dead port must not stop the rest
+        except Exception as exc:
             log.warning("panic failed: %s", exc)
         if self.log is not None:
             self.log.close()
@@ -285,7 +285,7 @@ class LiveJam:
         for port in (self.out, self.inp):
             try:
                 port.close()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 pass
 
     def summary(self) -> dict[str, Any]:

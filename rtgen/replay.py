@@ -47,7 +47,7 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def apply(engine, scheduler, rec: dict, origin_ns: int) -> Any:  # noqa: ANN001
+def apply(engine, scheduler, rec: dict, origin_ns: int) -> Any:
     """Make one logged call on ``engine`` (through its named operations only): the one place
     both live and replay go through."""
     kind = rec["k"]
@@ -81,7 +81,7 @@ def apply(engine, scheduler, rec: dict, origin_ns: int) -> Any:  # noqa: ANN001
 class RecordingClock:
     """A clock that, while a record is open, keeps every value read on the owner thread."""
 
-    def __init__(self, base) -> None:  # noqa: ANN001
+    def __init__(self, base) -> None:
         self.base = base
         self.owner = threading.get_ident()
         self.reads: list[int] | None = None
@@ -156,8 +156,8 @@ class LoggedCalls:
 
     def __init__(
         self,
-        engine,  # noqa: ANN001 - an Engine
-        scheduler,  # noqa: ANN001 - its Scheduler
+        engine,
+        scheduler,
         clock: RecordingClock,
         origin_ns: int,
         log: SessionLog | None,

@@ -19,7 +19,7 @@ import numpy as np
 from rtgen.errors import RtgenError
 
 
-def open_session(path: Path, device: str = "auto", threads: int = 1):  # noqa: ANN201
+def open_session(path: Path, device: str = "auto", threads: int = 1):
     """The right session for a model file, by its suffix."""
     path = Path(path)
     if not path.is_file():

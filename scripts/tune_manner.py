@@ -47,7 +47,7 @@ KEYS = (
 )
 
 
-def answer(session, call, settings: PlaySettings) -> list:  # noqa: ANN001
+def answer(session, call, settings: PlaySettings) -> list:
     """As rtgen.score.answers.engine_answer, with ``settings``."""
     session.reset()
     res = jam_offline(session, settings, settings.seed, list(call), RUN_BEATS_AFTER)
@@ -62,7 +62,7 @@ def answer(session, call, settings: PlaySettings) -> list:  # noqa: ANN001
     ]
 
 
-def run(session, calls, seeds: int, changes: dict) -> dict:  # noqa: ANN001
+def run(session, calls, seeds: int, changes: dict) -> dict:
     rows, div, vel = [], [], []
     t0 = time.perf_counter()
     plan_ms: list[float] = []

@@ -193,7 +193,7 @@ def test_ids_outside_the_table_are_rejected(bad: int) -> None:
     [(note_on, 128), (note_on, -1), (note_off, 128), (velocity_token, 32), (shift_token, 0)]
     + [(shift_token, MAX_SHIFT + 1)],
 )
-def test_token_helpers_reject_out_of_range_arguments(helper, bad: int) -> None:  # noqa: ANN001
+def test_token_helpers_reject_out_of_range_arguments(helper, bad: int) -> None:
     """Each token helper raises ValueError for an argument outside its block."""
     with pytest.raises(ValueError):
         helper(bad)

@@ -34,7 +34,7 @@ def _wait_let_go(held: list[torch.Tensor], idle: list[int]) -> None:
         time.sleep(0.001)
 
 
-def _run(held: list[torch.Tensor], start) -> None:  # noqa: ANN001
+def _run(held: list[torch.Tensor], start) -> None:
     idle = _refs(held)
     start().wait()
     _wait_let_go(held, idle)

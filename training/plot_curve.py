@@ -1,6 +1,6 @@
 """Training curve PNG from a run's metrics.csv (for the model card).
 
-    python -m training.plot_curve runs/default/metrics.csv -o docs/training_curve.png
+python -m training.plot_curve runs/default/metrics.csv -o docs/training_curve.png
 """
 
 from __future__ import annotations
@@ -14,8 +14,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m training.plot_curve", description=__doc__)
     ap.add_argument("metrics", type=Path)
     ap.add_argument("-o", "--out", type=Path, required=True)
-    ap.add_argument("--baseline", type=float, default=None,
-                    help="n-gram bits/token on the same split, drawn as a line")
+    ap.add_argument(
+        "--baseline",
+        type=float,
+        default=None,
+        help="n-gram bits/token on the same split, drawn as a line",
+    )
     args = ap.parse_args(argv)
     rows = list(csv.DictReader(open(args.metrics)))
     import matplotlib

@@ -13,7 +13,7 @@ import time
 START_TIMEOUT_S = 20.0
 
 
-def _burn(started, stop) -> None:  # noqa: ANN001 - multiprocessing events
+def _burn(started, stop) -> None:
     started.release()
     x = 0
     while not stop.is_set():

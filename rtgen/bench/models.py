@@ -135,7 +135,7 @@ def _from_checkpoint(ckpt: Path, workdir: Path) -> ModelFiles:
     return files
 
 
-def export_pair(model, meta: dict, out: Path) -> tuple[Path, Path | None, str | None]:  # noqa: ANN001
+def export_pair(model, meta: dict, out: Path) -> tuple[Path, Path | None, str | None]:
     """Export ``model`` to ``out`` (fp32) and ``out``'s int8 sibling; (fp32, int8, why not)."""
     from rtgen.export.onnx import export_onnx
     from rtgen.export.quantize import quantize_int8
@@ -151,7 +151,7 @@ def export_pair(model, meta: dict, out: Path) -> tuple[Path, Path | None, str | 
     return out, int8, None
 
 
-def checkpoint_model(files: ModelFiles):  # noqa: ANN201 - (torch module, meta) or None
+def checkpoint_model(files: ModelFiles):
     """The checkpoint's model for the torch backends; None (reason in ``skipped``) if absent."""
     if files.ckpt is None:
         return None

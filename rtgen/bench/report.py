@@ -142,7 +142,7 @@ def print_table(figures: dict, console: Console | None = None) -> None:
     (console or Console()).print(build_table(figures))
 
 
-def _hist(ax, series: dict[str, np.ndarray], scale: float, unit: str, log: bool) -> None:  # noqa: ANN001
+def _hist(ax, series: dict[str, np.ndarray], scale: float, unit: str, log: bool) -> None:
     values = [v / scale for v in series.values() if len(v)]
     if not values:
         ax.text(0.5, 0.5, "not measured", ha="center", va="center", transform=ax.transAxes)

@@ -109,7 +109,7 @@ class MachineStalls:
         error_ms = float(error_ms)
         return error_ms > bound_ms and self.excuses(arrival - error_ms / 1e3, error_ms, bound_ms)
 
-    def judge(self, times: list[float], errors_ms, bound_ms: float) -> tuple[list[float], int]:  # noqa: ANN001
+    def judge(self, times: list[float], errors_ms, bound_ms: float) -> tuple[list[float], int]:
         """Events (arrival ``times``, seconds) more than ``bound_ms`` off their grid: the
         errors (ms) that are rtgen's own, and how many the machine's stalls excuse."""
         own, machine = [], 0

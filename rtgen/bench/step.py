@@ -41,7 +41,7 @@ def teacher_tokens(n: int) -> np.ndarray:
     return np.resize(base, n)
 
 
-def time_steps(session, tokens: np.ndarray) -> list[int]:  # noqa: ANN001
+def time_steps(session, tokens: np.ndarray) -> list[int]:
     """Wall time (ns) of each ``session.step`` over ``tokens``, teacher-forced."""
     out = []
     clock = time.perf_counter_ns
@@ -71,7 +71,7 @@ def torch_backends(files: ModelFiles, workdir: Path) -> list[Backend]:
     return [] if loaded is None else _torch_backends(*loaded, workdir)
 
 
-def _torch_backends(model, meta: dict, workdir: Path) -> list[Backend]:  # noqa: ANN001
+def _torch_backends(model, meta: dict, workdir: Path) -> list[Backend]:
     import torch
 
     from rtgen.export.torchscript import export_torchscript

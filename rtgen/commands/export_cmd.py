@@ -126,7 +126,7 @@ def run_export(
     return _judge_int8(ref, q_out, ops, report, force)
 
 
-def _judge_int8(ref, q_out: Path, ops: list[str], report: dict, force: bool) -> dict:  # noqa: ANN001
+def _judge_int8(ref, q_out: Path, ops: list[str], report: dict, force: bool) -> dict:
     """Judge the int8 file on this CPU's runtime and on both x86 kernel paths (numpy), by the
     one rule in rtgen.export.verify; refuse it if any path fails."""
     from rtgen.cpu import integer_path

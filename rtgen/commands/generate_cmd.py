@@ -18,7 +18,7 @@ from rtgen.jam import jam_offline
 DEMO_CALL = ASSETS / "demo_call.mid"
 
 
-def _session(model: Path | None, device: str = "cpu"):  # noqa: ANN202
+def _session(model: Path | None, device: str = "cpu"):
     from rtgen.sessions import open_session
 
     return open_session(model or default_play_model(device), device)  # as rtgen play

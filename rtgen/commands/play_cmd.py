@@ -294,7 +294,7 @@ def _start(
     record: Path | None,
     log_path: Path | None,
     quiet: bool,
-):  # noqa: ANN202
+):
     """Memory, model, ports, LiveJam with its signal handlers; every port closed if anything
     fails."""
     from rtgen.io import ports

@@ -60,7 +60,7 @@ def engine_config(s: PlaySettings, seed: int) -> EngineConfig:
 def sent_to_notes(
     sent: list[tuple[int, tuple[int, ...]]],
     beat_at,
-    role: Role,  # noqa: ANN001
+    role: Role,
     channel: int | None = None,
 ) -> list[Note]:
     """Pair the note-ons and note-offs a port received into notes (in beats)."""

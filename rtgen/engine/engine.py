@@ -70,7 +70,7 @@ class Engine:
         cfg: EngineConfig,
         session,
         timeline: BeatTimeline,
-        clock: Clock,  # noqa: ANN001
+        clock: Clock,
         scheduler: Scheduler,
         memory: Memory | None = None,  # the session memory to start from (--memory FILE)
     ) -> None:

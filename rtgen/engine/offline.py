@@ -20,7 +20,7 @@ class OfflineRig:
         self,
         cfg: EngineConfig,
         session,
-        bpm: float = 120.0,  # noqa: ANN001
+        bpm: float = 120.0,
         start_ns: int = 1_000_000_000,
     ) -> None:
         self.clock = FakeClock(start_ns)

@@ -80,7 +80,7 @@ class Planner:
         session,
         sampler: Sampler,
         timeline: BeatTimeline,
-        clock: Clock,  # noqa: ANN001
+        clock: Clock,
         scheduler: Scheduler,
         channel: int = 0,
         guard_ns: int = 2_000_000,

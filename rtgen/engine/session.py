@@ -54,7 +54,7 @@ class RingBinding:
 
     def __init__(
         self,
-        sess,  # noqa: ANN001 - an onnxruntime.InferenceSession
+        sess,
         step_inputs: StepInputs,
         cfg: dict,
     ) -> None:
@@ -75,7 +75,7 @@ class RingBinding:
         self._bind(self.io.bind_output, outputs)
 
     @staticmethod
-    def _bind(bind, arrays: dict[str, np.ndarray]) -> None:  # noqa: ANN001
+    def _bind(bind, arrays: dict[str, np.ndarray]) -> None:
         for name, a in arrays.items():  # contiguous arrays that outlive the binding
             bind(name, "cpu", 0, a.dtype.type, list(a.shape), a.ctypes.data)
 
@@ -120,7 +120,7 @@ class OnnxSession:
         self.reset()
 
     @staticmethod
-    def _providers(ort, device: str) -> list[str]:  # noqa: ANN001
+    def _providers(ort, device: str) -> list[str]:
         if device not in DEVICES:
             raise RtgenError(f"--device must be one of {', '.join(DEVICES)}, not {device!r}")
         have = ort.get_available_providers()

@@ -65,7 +65,7 @@ def int_matmul(
     return raw - int(a_zp) * col - row * b_zp[None, :] + k * int(a_zp) * b_zp[None, :]
 
 
-def _gemm_q(x: np.ndarray, w: np.ndarray, scale, zp, kernel: str) -> np.ndarray:  # noqa: ANN001
+def _gemm_q(x: np.ndarray, w: np.ndarray, scale, zp, kernel: str) -> np.ndarray:
     """float (M, K) x quantized (K, N) -> float (M, N), the input quantized per call."""
     q, s, z = quantize_u8(x)
     acc = int_matmul(q, int(z), w, zp, kernel)
@@ -76,7 +76,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def _lstm(x, w, r, b, h0, c0, gemm):  # noqa: ANN001, ANN202
+def _lstm(x, w, r, b, h0, c0, gemm):
     """ONNX LSTM, one direction, gates i o f c. x (T, B, I); w (I, 4H) and r (H, 4H) as
     ``gemm`` takes them; b (8H,). Returns Y (T, 1, B, H), Y_h, Y_c (1, B, H)."""
     hidden = h0.shape[-1]
@@ -122,11 +122,11 @@ class _Graph:
         return [env[o] for o in self.outputs]
 
     # the ops, each as ONNX (or ORT's contrib domain) defines it
-    def _op_Reshape(self, x, shape, allowzero=0):  # noqa: ANN001, ANN202, N802
+    def _op_Reshape(self, x, shape, allowzero=0):
         shape = [x.shape[i] if (s == 0 and not allowzero) else s for i, s in enumerate(shape)]
         return x.reshape(shape)
 
-    def _op_Slice(self, x, starts, ends, axes=None, steps=None):  # noqa: ANN001, ANN202, N802
+    def _op_Slice(self, x, starts, ends, axes=None, steps=None):
         axes = range(len(starts)) if axes is None else axes
         steps = [1] * len(starts) if steps is None else steps
         sl = [slice(None)] * x.ndim
@@ -134,63 +134,63 @@ class _Graph:
             sl[int(a)] = slice(int(s), int(e), int(st))
         return x[tuple(sl)]
 
-    def _op_Gather(self, x, idx, axis=0):  # noqa: ANN001, ANN202, N802
+    def _op_Gather(self, x, idx, axis=0):
         return np.take(x, idx, axis=axis)
 
-    def _op_Transpose(self, x, perm=None):  # noqa: ANN001, ANN202, N802
+    def _op_Transpose(self, x, perm=None):
         return np.transpose(x, perm)
 
-    def _op_Concat(self, *xs, axis):  # noqa: ANN001, ANN202, N802
+    def _op_Concat(self, *xs, axis):
         return np.concatenate(xs, axis=axis)
 
-    def _op_Unsqueeze(self, x, axes):  # noqa: ANN001, ANN202, N802
+    def _op_Unsqueeze(self, x, axes):
         return np.expand_dims(x, tuple(int(a) for a in axes))
 
-    def _op_Squeeze(self, x, axes=None):  # noqa: ANN001, ANN202, N802
+    def _op_Squeeze(self, x, axes=None):
         return np.squeeze(x, None if axes is None else tuple(int(a) for a in axes))
 
-    def _op_Identity(self, x):  # noqa: ANN001, ANN202, N802
+    def _op_Identity(self, x):
         return x
 
-    def _op_Add(self, a, b):  # noqa: ANN001, ANN202, N802
+    def _op_Add(self, a, b):
         return a + b
 
-    def _op_Mul(self, a, b):  # noqa: ANN001, ANN202, N802
+    def _op_Mul(self, a, b):
         return a * b
 
-    def _op_Cast(self, x, to):  # noqa: ANN001, ANN202, N802
+    def _op_Cast(self, x, to):
         from onnx import helper
 
         return x.astype(helper.tensor_dtype_to_np_dtype(to))
 
-    def _op_MatMul(self, a, b):  # noqa: ANN001, ANN202, N802
+    def _op_MatMul(self, a, b):
         return a @ b
 
-    def _op_DequantizeLinear(self, x, scale, zp=None, axis=1):  # noqa: ANN001, ANN202, N802
+    def _op_DequantizeLinear(self, x, scale, zp=None, axis=1):
         zp = 0 if zp is None else zp.astype(np.float32)
         return (x.astype(np.float32) - zp) * scale
 
-    def _op_DynamicQuantizeLinear(self, x):  # noqa: ANN001, ANN202, N802
+    def _op_DynamicQuantizeLinear(self, x):
         q, s, z = quantize_u8(x)
         return q, np.asarray(s, np.float32), np.asarray(z, np.uint8)
 
-    def _op_MatMulInteger(self, a, b, a_zp=None, b_zp=None):  # noqa: ANN001, ANN202, N802
+    def _op_MatMulInteger(self, a, b, a_zp=None, b_zp=None):
         a2 = a.reshape(-1, a.shape[-1])
         a_zp = 0 if a_zp is None else int(a_zp)
         acc = int_matmul(a2, a_zp, b, 0 if b_zp is None else b_zp, self.kernel)
         return acc.reshape(*a.shape[:-1], b.shape[-1]).astype(np.int32)
 
-    def _op_DynamicQuantizeMatMul(self, a, b, b_scale, b_zp=None, bias=None):  # noqa: ANN001, ANN202, N802
+    def _op_DynamicQuantizeMatMul(self, a, b, b_scale, b_zp=None, bias=None):
         y = _gemm_q(
             a.reshape(-1, a.shape[-1]), b, b_scale, 0 if b_zp is None else b_zp, self.kernel
         )
         y = y.reshape(*a.shape[:-1], b.shape[-1])
         return y if bias is None else y + bias
 
-    def _op_LSTM(self, x, w, r, b, seq_lens=None, h0=None, c0=None, **_):  # noqa: ANN001, ANN202, N802
+    def _op_LSTM(self, x, w, r, b, seq_lens=None, h0=None, c0=None, **_):
         return _lstm(x, w[0].T, r[0].T, b[0], h0, c0, lambda a, m: a @ m)
 
-    def _op_DynamicQuantizeLSTM(  # noqa: ANN202, N802
+    def _op_DynamicQuantizeLSTM(
         self,
         x,
         w,
@@ -204,7 +204,7 @@ class _Graph:
         w_zp,
         r_scale,
         r_zp,
-        **_,  # noqa: ANN001
+        **_,
     ):
         def gemm(a: np.ndarray, which: str) -> np.ndarray:
             m, s, z = (w, w_scale, w_zp) if which == "w" else (r, r_scale, r_zp)
@@ -213,7 +213,7 @@ class _Graph:
         return _lstm(x, "w", "r", b[0], h0, c0, gemm)
 
 
-def _attr(a):  # noqa: ANN001, ANN202
+def _attr(a):
     from onnx import helper
 
     v = helper.get_attribute_value(a)

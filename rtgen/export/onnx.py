@@ -41,7 +41,7 @@ class LSTMStep(torch.nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, token, h, c):  # noqa: ANN001, ANN201 - traced signature
+    def forward(self, token, h, c):
         logits, (h2, c2) = self.model.step(token, (h, c))
         return logits, h2, c2
 
@@ -51,7 +51,7 @@ class TransformerStep(torch.nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, token, rope, bias, *rings):  # noqa: ANN001, ANN201
+    def forward(self, token, rope, bias, *rings):
         layers = len(rings) // 2
         return self.model.step_raw(token, rope, bias, rings[:layers], rings[layers:])
 
@@ -104,7 +104,7 @@ def export_onnx(model: torch.nn.Module, meta: dict, out: Path, opset: int = DEFA
         extra.unlink()  # small models fit in one file; drop the exporter's external-data file
 
 
-def set_metadata(graph, meta: dict) -> None:  # noqa: ANN001 - onnx.ModelProto
+def set_metadata(graph, meta: dict) -> None:
     del graph.metadata_props[:]
     prop = graph.metadata_props.add()
     prop.key, prop.value = META_KEY, json.dumps(meta)

@@ -44,7 +44,7 @@ def heldout_tokens(n: int = PARITY_STEPS) -> np.ndarray:
     return np.asarray(out[:n], dtype=np.int64)
 
 
-def run_logits(session, tokens: np.ndarray) -> np.ndarray:  # noqa: ANN001 - any session
+def run_logits(session, tokens: np.ndarray) -> np.ndarray:
     """(steps, vocab) logits of a session stepped through ``tokens`` from a reset."""
     session.reset()
     return np.stack([session.step(int(t)) for t in tokens])
@@ -96,7 +96,7 @@ def int8_acceptable(p: Parity) -> bool:
     return p.rel_error <= INT8_MAX_REL_ERROR and p.mean_kl <= INT8_MAX_KL
 
 
-def parity(reference_session, candidate_path: Path) -> Parity:  # noqa: ANN001
+def parity(reference_session, candidate_path: Path) -> Parity:
     from rtgen.sessions import open_session
 
     tokens = heldout_tokens()
@@ -105,7 +105,7 @@ def parity(reference_session, candidate_path: Path) -> Parity:  # noqa: ANN001
     return compare(ref, cand)
 
 
-def int8_paths(reference_session, int8_path: Path) -> dict[str, Parity]:  # noqa: ANN001
+def int8_paths(reference_session, int8_path: Path) -> dict[str, Parity]:
     """The int8 file against the reference on this CPU's runtime ('runtime') and on both
     kernel paths evaluated in numpy ('exact', 'avx2')."""
     from rtgen.export.int8math import KERNELS, Int8MathSession

@@ -34,7 +34,7 @@ def load_torchscript(path: Path) -> tuple[Any, dict]:
 class TorchSession:
     """Steps a PyTorch model (a checkpoint): for users who have torch, and for parity."""
 
-    def __init__(self, model, meta: dict, path: Path | None = None) -> None:  # noqa: ANN001
+    def __init__(self, model, meta: dict, path: Path | None = None) -> None:
         import torch
 
         self.torch = torch

@@ -62,13 +62,13 @@ class Block(nn.Module):
         x = x + self.drop(self.proj(att))
         return x + self.drop(self.mlp(self.ln2(x)))
 
-    def forward(self, x, cos, sin, mask):  # noqa: ANN001 - shapes in Transformer.forward
+    def forward(self, x, cos, sin, mask):
         b, t, _ = x.shape
         q, k, v = self._qkv(x, cos, sin)
         att = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         return self._finish(x, att.transpose(1, 2).reshape(b, t, -1))
 
-    def step(self, x, rope, k_ring, v_ring, bias):  # noqa: ANN001
+    def step(self, x, rope, k_ring, v_ring, bias):
         """One token: x (b, d); rope (2, head_dim, head_dim) from StepInputs (queries' and
         keys' rotation, the queries' times 1/sqrt(head_dim)); this layer's rings, read only:
         keys stored transposed, k_ring (b, heads, head_dim, window), v_ring (b, heads,
@@ -138,7 +138,7 @@ class TransformerModel(nn.Module):
         d = self._step_inputs(pos)
         return torch.from_numpy(d["rope"]), torch.from_numpy(d["bias"])
 
-    def step_raw(self, token, rope, bias, k_rings, v_rings):  # noqa: ANN001
+    def step_raw(self, token, rope, bias, k_rings, v_rings):
         """The exported step: token (b,) -> logits (b, vocab) and, per layer, the token's
         key and value (b, heads, 1, head_dim); one ring per layer, read only."""
         x = self.embed(token)

@@ -26,7 +26,7 @@ def settings_for(seed: int) -> PlaySettings:
     return PlaySettings(seed=seed, answer_bars=CALL_BARS).validate()
 
 
-def engine_answer(session, call: tuple[Note, ...] | list[Note], seed: int) -> list[Note]:  # noqa: ANN001
+def engine_answer(session, call: tuple[Note, ...] | list[Note], seed: int) -> list[Note]:
     """The engine's answer to ``call`` with ``seed``: times in beats from the answer's first
     beat, notes that start in its two bars (ended there). Answers the engine cut short when
     the call went on after a rest (a barge-in) are not the answer; the last answer is."""

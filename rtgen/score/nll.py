@@ -32,7 +32,7 @@ def truth_tokens(call: tuple[Note, ...], truth: tuple[Note, ...]) -> tuple[np.nd
     return np.asarray(seq, dtype=np.int64), first
 
 
-def session_bits(session, seq: np.ndarray, first: int) -> float:  # noqa: ANN001
+def session_bits(session, seq: np.ndarray, first: int) -> float:
     """Total -log2 p of seq[first:] under a session stepped from a fresh state."""
     session.reset()
     total = 0.0

@@ -72,7 +72,7 @@ class Tally:
 class CallScorer:
     """Answers one call with every system and adds what it measures to a Tally."""
 
-    def __init__(self, session, ngram: NGram | None, seeds: int) -> None:  # noqa: ANN001
+    def __init__(self, session, ngram: NGram | None, seeds: int) -> None:
         self.session, self.ngram, self.seeds = session, ngram, seeds
         self.ngram_session = NGramSession(ngram) if ngram is not None else None
 
@@ -129,7 +129,7 @@ def summarize(tally: Tally, has_ngram: bool) -> dict[str, dict[str, float | None
 
 def score(
     callset: CallSet,
-    session,  # noqa: ANN001 - a model session (engine/session.py)
+    session,
     ngram: NGram | None,
     seeds: int,
     progress: bool = False,

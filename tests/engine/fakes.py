@@ -16,7 +16,7 @@ class FakeSession:
 
     kind = "fake"
 
-    def __init__(self, seed: int = 0, clock=None, step_ns: int = 0, scheduler=None) -> None:  # noqa: ANN001
+    def __init__(self, seed: int = 0, clock=None, step_ns: int = 0, scheduler=None) -> None:
         self.seed, self.clock, self.step_ns, self.scheduler = seed, clock, step_ns, scheduler
         self.meta = {"kind": "fake"}
         self.reset()

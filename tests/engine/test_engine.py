@@ -90,7 +90,7 @@ def test_barge_in_stops_the_answer_within_one_grid_step() -> None:
     stop=st.floats(1, 48),
     mode=st.sampled_from(["call-response", "continue", "duet"]),
 )
-def test_any_input_and_any_stop_leaves_nothing_sounding(events, stop, mode) -> None:  # noqa: ANN001
+def test_any_input_and_any_stop_leaves_nothing_sounding(events, stop, mode) -> None:
     """For any random input stream and any stop time, nothing the model played stays on."""
     rig = _rig(mode)
     b = rig.beats_to_ns
@@ -142,7 +142,7 @@ def test_a_flood_of_notes_never_runs_the_stream_ahead_of_the_clock() -> None:
     steps = []
     real_plan = rig.engine.planner.plan
 
-    def plan(beat: int, *args, **kw) -> int:  # noqa: ANN002, ANN003
+    def plan(beat: int, *args, **kw) -> int:
         out = real_plan(beat, *args, **kw)
         steps.append((beat, rig.engine.planner.encoder.step))
         return out

@@ -15,7 +15,7 @@ from rtgen.events import NoteEvent, Role
 from tests.engine.fakes import FakeSession
 
 
-def _duet(session, seed: int = 5) -> OfflineRig:  # noqa: ANN001
+def _duet(session, seed: int = 5) -> OfflineRig:
     cfg = EngineConfig(ModeConfig(mode="duet"), SamplerConfig(seed=seed, low=48, high=84))
     return OfflineRig(cfg, session, bpm=120.0)
 
@@ -36,7 +36,7 @@ def _without_reuse(rig: OfflineRig) -> None:
     planner = rig.engine.planner
     real = planner._feed_committed
 
-    def feed(tokens: list[int]):  # noqa: ANN202
+    def feed(tokens: list[int]):
         planner._resume = None
         return real(tokens)
 
@@ -90,7 +90,7 @@ def test_tokens_after_the_last_draw_never_reach_the_model() -> None:
     planner.session.step = step
     real_window = planner._sample_window
 
-    def window(*args):  # noqa: ANN002, ANN202
+    def window(*args):
         fed.clear()
         out = real_window(*args)
         assert fed == planner._spec[: len(fed)] and len(fed) < len(planner._spec)

@@ -23,7 +23,7 @@ PANIC_BOUND_S = 0.200
 CASES = ["SIGINT", "SIGTERM", "SIGHUP", "planner", "scheduler"]
 
 
-def _playing(rig: Rig, env: dict[str, str] | None = None):  # noqa: ANN202
+def _playing(rig: Rig, env: dict[str, str] | None = None):
     """rtgen in continue mode at 240 BPM, playing on after a two-note call."""
     proc = rig.start("--mode", "continue", "--bpm", "240", "--seed", "3", env=env)
     rig.kbd.play([60, 64], 0.25)

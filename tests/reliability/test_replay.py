@@ -43,7 +43,7 @@ def _model_notes(notes: list) -> list:
     return [n for n in notes if n.role == Role.MODEL]
 
 
-def _unexplained(live: list, again: list, beat_s: float, beat0_s: float, stalls) -> list[str]:  # noqa: ANN001
+def _unexplained(live: list, again: list, beat_s: float, beat0_s: float, stalls) -> list[str]:
     """Where the replayed model notes differ from the live ones beyond a live send's lateness:
     another count or pitch, or an onset or end more than SEND_BOUND_MS off that no machine
     stall held up. Note times are in beats; the file's beat 0 fell at ``beat0_s``
@@ -77,7 +77,7 @@ def _file_beat0_s(origin_ns: int, first_in_beat: float, notes: list, bpm: float,
     return origin_ns / 1e9 + shift * 60.0 / bpm
 
 
-def _compare(log: Path, record: Path, replayed: list, stalls: MachineStalls):  # noqa: ANN202
+def _compare(log: Path, record: Path, replayed: list, stalls: MachineStalls):
     """The live record's model notes, the replay's, what differs unexplained (_unexplained),
     and the largest gap (ms). Tempo and bar come from the log's header."""
     records = [json.loads(line) for line in log.read_text().splitlines()]

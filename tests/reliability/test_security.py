@@ -118,7 +118,7 @@ class _Payload:
     def __init__(self, marker: str) -> None:
         self.marker = marker
 
-    def __reduce__(self):  # noqa: ANN204
+    def __reduce__(self):
         return (Path(self.marker).touch, ())
 
 

@@ -13,14 +13,14 @@ from tests.score.helpers import line
 
 
 @pytest.fixture(scope="module")
-def session():  # noqa: ANN201
+def session():
     return open_session(default_play_model("cpu"), "cpu")
 
 
 CALL = line(60, 62, 64, 65, 67, 65, 64, 62, 60, 64, 67, 72)  # 6 beats of 8ths
 
 
-def test_an_answer_is_two_bars_from_its_first_beat_and_repeats_by_seed(session) -> None:  # noqa: ANN001
+def test_an_answer_is_two_bars_from_its_first_beat_and_repeats_by_seed(session) -> None:
     """The answer's notes lie in its 8 beats, it opens on its first beat, and a seed
     repeats it exactly (the session is reset for each call)."""
     a = engine_answer(session, CALL, 3)
@@ -30,7 +30,7 @@ def test_an_answer_is_two_bars_from_its_first_beat_and_repeats_by_seed(session) 
     assert engine_answer(session, CALL, 4) != a
 
 
-def test_the_answer_after_the_call_is_kept_not_one_cut_by_barge_in(session) -> None:  # noqa: ANN001
+def test_the_answer_after_the_call_is_kept_not_one_cut_by_barge_in(session) -> None:
     """A call with a three-beat rest is answered in the rest and barged in on; the call
     goes on, and the answer kept is the one after it ends, which waits for a silence longer
     than that rest (beat 11 here: the call ends on beat 7, 3 beats and a grid step later

@@ -20,7 +20,7 @@ def _split(folder: Path, name: str, pieces: list[list[int]]) -> None:
     np.save(folder / f"{name}_index.npy", np.stack([offsets, [len(p) for p in pieces]], 1))
 
 
-def test_cli_builds_an_ngram_the_package_loads(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+def test_cli_builds_an_ngram_the_package_loads(tmp_path: Path, capsys) -> None:
     """A tiny prepared folder: exit 0, bits per token for valid and test, a loadable file."""
     data = tmp_path / "data"
     data.mkdir()

@@ -14,7 +14,7 @@ from training import collectives
 
 
 @pytest.fixture
-def gloo_group(tmp_path: Path):  # noqa: ANN201
+def gloo_group(tmp_path: Path):
     dist.init_process_group(
         "gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1
     )

@@ -82,7 +82,7 @@ def test_torchrun_two_ranks_agree_and_resume_exactly(tiny_dataset: Path, tmp_pat
     assert resumed["weights_sha256"] == whole["weights_sha256"]
 
 
-def test_unknown_config_key_is_one_line_error(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+def test_unknown_config_key_is_one_line_error(tmp_path: Path, capsys) -> None:
     """A recipe key that does not exist stops training with a one-line error and code 2."""
     bad = tmp_path / "bad.toml"
     bad.write_text("[train]\nlearning_rate = 0.1\n")
@@ -91,7 +91,7 @@ def test_unknown_config_key_is_one_line_error(tmp_path: Path, capsys) -> None:  
     assert "unknown train setting 'learning_rate'" in err and len(err.splitlines()) == 1
 
 
-def test_wrong_type_is_one_line_error(capsys) -> None:  # noqa: ANN001
+def test_wrong_type_is_one_line_error(capsys) -> None:
     """A value of the wrong type (hidden as a string) is refused before any work starts."""
     assert train(TINY + ["--set", "model.hidden='big'"]) == 2
     err = capsys.readouterr().err.strip()
@@ -136,7 +136,7 @@ def test_last_line_names_the_best_checkpoint_beside_the_baseline(
     assert ratio == pytest.approx(valid / base, abs=0.01) and 1.0 < base < 8.0
 
 
-def test_init_starts_from_a_checkpoints_weights(tiny_dataset: Path, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+def test_init_starts_from_a_checkpoints_weights(tiny_dataset: Path, tmp_path: Path, capsys) -> None:
     """train.init fine-tunes: one step from a trained checkpoint validates near where that
     checkpoint ended, far below one step from scratch; a checkpoint of another shape is a
     one-line error."""

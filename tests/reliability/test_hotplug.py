@@ -82,7 +82,10 @@ def test_ports_unplugged_and_replugged_mid_answer(rig: Rig) -> None:
         assert in_back is not None and in_back <= 2.0, (figures, proc.stderr())
         time.sleep(4 * BEAT_S)  # the answer to the probes ends
     t_off = rig.kbd.play(CALL[:4], BEAT_S, ch=1)
-    time.sleep(2 * BEAT_S + 0.3)
+    # Turn-taking (issue 15): an answer waits for a silence longer than the longest rest
+    # heard in this call or the two before (the probes above left rests of over a beat),
+    # at most one bar, then starts on the next beat: so within 1 to 5 beats of the key-up.
+    time.sleep(5 * BEAT_S + 0.3)
     first = _first_model_on(rig, t_off)
     assert proc.alive(), proc.stderr()
     code, _ = proc.stop()
@@ -99,5 +102,5 @@ def test_ports_unplugged_and_replugged_mid_answer(rig: Rig) -> None:
         f"exit {code}; left sounding {rig.synth.sounding()}"
     )
     assert code == 0 and "Traceback" not in err, err
-    assert first is not None and BEAT_S - 0.01 <= first - t_off <= 2 * BEAT_S + 0.02, err
+    assert first is not None and BEAT_S - 0.01 <= first - t_off <= 5 * BEAT_S + 0.02, err
     assert rig.synth.sounding() == 0, rig.synth.stuck_report()

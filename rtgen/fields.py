@@ -74,3 +74,17 @@ def check_fields(
         except ValueError as exc:
             raise BadField(key, value, exc) from None
     return out
+
+
+def build_checked(cls: type, values: Mapping[str, Any], label: str) -> Any:
+    """``cls(**values)`` for a dataclass of plain fields, every key and type checked first;
+    the one-line errors name the settings by ``label`` ("train", "lstm", ...)."""
+    from rtgen.errors import RtgenError
+
+    try:
+        return cls(**check_fields(values, field_types(cls)))
+    except UnknownField as exc:
+        known = ", ".join(exc.known)
+        raise RtgenError(f"unknown {label} setting {exc.key!r}; known: {known}") from None
+    except BadField as exc:
+        raise RtgenError(f"{label} setting {exc.key!r} {exc.error}") from None

@@ -18,7 +18,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from rtgen.errors import RtgenError
-from rtgen.fields import BadField, UnknownField, check_fields, field_types
+from rtgen.fields import build_checked
 
 
 @dataclass
@@ -79,10 +79,4 @@ def load_recipe(path: str | None, sets: list[str]) -> tuple[str, dict, TrainConf
 
 def make_train_config(values: dict[str, Any]) -> TrainConfig:
     """A TrainConfig from plain values; unknown keys and wrong types are one-line errors."""
-    try:
-        return TrainConfig(**check_fields(values, field_types(TrainConfig)))
-    except UnknownField as exc:
-        known = ", ".join(exc.known)
-        raise RtgenError(f"unknown train setting {exc.key!r}; known: {known}") from None
-    except BadField as exc:
-        raise RtgenError(f"train setting {exc.key!r} {exc.error}") from None
+    return build_checked(TrainConfig, values, "train")

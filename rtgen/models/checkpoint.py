@@ -18,7 +18,7 @@ import torch
 from rtgen import __version__
 from rtgen import tokens as T
 from rtgen.errors import RtgenError
-from rtgen.fields import BadField, UnknownField, check_fields, field_types
+from rtgen.fields import build_checked
 from rtgen.graph_contract import FORMAT
 from rtgen.models.lstm import LSTMConfig, LSTMModel
 from rtgen.models.transformer import TransformerConfig, TransformerModel
@@ -34,13 +34,7 @@ def make_config(kind: str, values: dict[str, Any]) -> Any:
     if kind not in KINDS:
         raise RtgenError(f"unknown model kind {kind!r}; known: {', '.join(KINDS)}")
     cls = KINDS[kind][0]
-    try:
-        return cls(**check_fields(values, field_types(cls)))
-    except UnknownField as exc:
-        known = ", ".join(exc.known)
-        raise RtgenError(f"unknown {kind} setting {exc.key!r}; known: {known}") from None
-    except BadField as exc:
-        raise RtgenError(f"{kind} setting {exc.key!r} {exc.error}") from None
+    return build_checked(cls, values, kind)
 
 
 def build_model(kind: str, config: dict[str, Any]) -> torch.nn.Module:

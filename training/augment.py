@@ -34,6 +34,7 @@ from rtgen.errors import RtgenError
 from rtgen.events import Role
 from rtgen.humanize import HumanizeParams, PlayerRanges, draw_params, humanize, stable_seed
 from training.pieces import SPLITS
+from training.shards import read_manifest, write_split
 
 # Each split: does every piece also appear clean, and how many humanised copies (None = K).
 LAYOUT: dict[str, tuple[bool, int | None]] = {
@@ -94,22 +95,9 @@ def augment_split(src: Path, split: str, copies: int, base_seed: int) -> tuple[l
     return rows, stats
 
 
-def write_split(out: Path, split: str, rows: list) -> None:
-    lengths = np.array([len(r) for r in rows], dtype=np.int64)
-    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]) if len(rows) else lengths
-    flat = np.concatenate(rows).astype(np.uint16) if rows else np.zeros(0, np.uint16)
-    np.save(out / f"{split}.npy", flat)
-    np.save(out / f"{split}_index.npy", np.stack([offsets, lengths], axis=1))
-
-
 def build(src: Path, out: Path, copies: int, base_seed: int) -> dict:
     """Write OUT's shards and manifest; returns the manifest."""
-    m_path = src / "manifest.json"
-    if not m_path.is_file():
-        raise RtgenError(f"{src}: no manifest.json; build it with python -m training.prepare")
-    source = json.loads(m_path.read_text())
-    if source["vocab"]["version"] != T.VOCAB_VERSION:
-        raise RtgenError(f"{src}: vocabulary {source['vocab']['version']!r} is not this rtgen's")
+    source = read_manifest(src)
     if copies < 1:
         raise RtgenError("--copies must be at least 1")
     if out.resolve() == src.resolve():

@@ -15,18 +15,13 @@ import torch
 
 from rtgen import tokens as T
 from rtgen.errors import RtgenError
+from training.shards import read_manifest
 
 
 def load_split(data_dir: str | Path, split: str) -> np.ndarray:
     """All tokens of one split, back to back (BOS ... EOS per piece), memory-mapped."""
-    d = Path(data_dir)
-    manifest = d / "manifest.json"
-    if not manifest.is_file():
-        raise RtgenError(f"{d}: no manifest.json; build it with python -m training.prepare")
-    version = json.loads(manifest.read_text())["vocab"]["version"]
-    if version != T.VOCAB_VERSION:
-        raise RtgenError(f"{d}: shards use vocabulary {version!r}, this rtgen {T.VOCAB_VERSION!r}")
-    return np.load(d / f"{split}.npy", mmap_mode="r")
+    read_manifest(data_dir)
+    return np.load(Path(data_dir) / f"{split}.npy", mmap_mode="r")
 
 
 def data_summary(data_dir: str | Path) -> dict:

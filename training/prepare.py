@@ -28,6 +28,7 @@ from tqdm import tqdm
 from rtgen import tokens as T
 from rtgen.errors import RtgenError
 from training.pieces import SPLITS, WorkItem, list_work, process_item
+from training.shards import write_split
 
 CACHE_NAME = "pieces.jsonl"
 
@@ -63,13 +64,7 @@ def _write_shards(out: Path, records: list[dict]) -> dict:
     summary: dict[str, dict] = {}
     for split in SPLITS:
         recs = sorted((r for r in records if r.get("split") == split), key=lambda r: r["key"])
-        lengths = np.array([len(r["tokens"]) for r in recs], dtype=np.int64)
-        offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]) if len(recs) else lengths
-        flat = np.fromiter(
-            (t for r in recs for t in r["tokens"]), dtype=np.uint16, count=int(lengths.sum())
-        )
-        np.save(out / f"{split}.npy", flat)
-        np.save(out / f"{split}_index.npy", np.stack([offsets, lengths], axis=1))
+        lengths = write_split(out, split, [np.asarray(r["tokens"], np.uint16) for r in recs])
         summary[split] = {
             "pieces": len(recs),
             "tokens": int(lengths.sum()),

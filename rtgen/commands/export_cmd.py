@@ -7,6 +7,7 @@ import shutil
 from enum import Enum
 from pathlib import Path
 
+import numpy as np
 import typer
 
 from rtgen.errors import RtgenError
@@ -76,7 +77,13 @@ def run_export(
         raise RtgenError("rtgen export needs torch: pip install 'rtgen[train]'") from None
     from rtgen.bench.models import quiet_export
     from rtgen.export.onnx import DEFAULT_OPSET
-    from rtgen.export.verify import FP32_RTOL, FP32_TOLERANCE, fp32_matches, parity
+    from rtgen.export.verify import (
+        FP32_RTOL,
+        FP32_TOLERANCE,
+        fp32_matches,
+        parity,
+        reference_logits,
+    )
     from rtgen.models.checkpoint import load_model
 
     if fmt == Format.onnx:
@@ -98,7 +105,7 @@ def run_export(
         export_torchscript(model, meta, out)
     from rtgen.models.sessions import TorchSession
 
-    ref = TorchSession(model, meta)
+    ref = reference_logits(TorchSession(model, meta))  # once: fp32 and int8 compare to it
     _copy_baseline(ckpt, out)
     fp32 = parity(ref, out)
     report = {"output": str(out), "format": fmt.value, "parity": fp32.as_dict()}
@@ -126,7 +133,7 @@ def run_export(
     return _judge_int8(ref, q_out, ops, report, force)
 
 
-def _judge_int8(ref, q_out: Path, ops: list[str], report: dict, force: bool) -> dict:
+def _judge_int8(ref: np.ndarray, q_out: Path, ops: list[str], report: dict, force: bool) -> dict:
     """Judge the int8 file on this CPU's runtime and on both x86 kernel paths (numpy), by the
     one rule in rtgen.export.verify; refuse it if any path fails."""
     from rtgen.cpu import integer_path

@@ -96,24 +96,29 @@ def int8_acceptable(p: Parity) -> bool:
     return p.rel_error <= INT8_MAX_REL_ERROR and p.mean_kl <= INT8_MAX_KL
 
 
-def parity(reference_session, candidate_path: Path) -> Parity:
+def reference_logits(session) -> np.ndarray:
+    """(PARITY_STEPS, vocab) logits of the reference (the checkpoint) over the held-out
+    tokens: computed once per export, every candidate is compared with them."""
+    return run_logits(session, heldout_tokens())
+
+
+def parity(reference: np.ndarray, candidate_path: Path) -> Parity:
+    """A written model file against the reference's logits (``reference_logits``)."""
     from rtgen.sessions import open_session
 
-    tokens = heldout_tokens()
-    ref = run_logits(reference_session, tokens)
-    cand = run_logits(open_session(candidate_path, device="cpu"), tokens)
-    return compare(ref, cand)
+    tokens = heldout_tokens(len(reference))
+    return compare(reference, run_logits(open_session(candidate_path, device="cpu"), tokens))
 
 
-def int8_paths(reference_session, int8_path: Path) -> dict[str, Parity]:
-    """The int8 file against the reference on this CPU's runtime ('runtime') and on both
-    kernel paths evaluated in numpy ('exact', 'avx2')."""
+def int8_paths(reference: np.ndarray, int8_path: Path) -> dict[str, Parity]:
+    """The int8 file against the reference's logits on this CPU's runtime ('runtime') and on
+    both kernel paths evaluated in numpy ('exact', 'avx2')."""
     from rtgen.export.int8math import KERNELS, Int8MathSession
     from rtgen.sessions import open_session
 
-    tokens = heldout_tokens()
-    ref = run_logits(reference_session, tokens)
-    out = {"runtime": compare(ref, run_logits(open_session(int8_path, device="cpu"), tokens))}
+    tokens = heldout_tokens(len(reference))
+    runtime = run_logits(open_session(int8_path, device="cpu"), tokens)
+    out = {"runtime": compare(reference, runtime)}
     for kernel in KERNELS:
-        out[kernel] = compare(ref, run_logits(Int8MathSession(int8_path, kernel), tokens))
+        out[kernel] = compare(reference, run_logits(Int8MathSession(int8_path, kernel), tokens))
     return out

@@ -17,7 +17,14 @@ from onnx import numpy_helper
 from rtgen.cpu import integer_path
 from rtgen.errors import RtgenError
 from rtgen.export.int8math import Int8MathSession, int_matmul
-from rtgen.export.verify import compare, heldout_tokens, int8_acceptable, int8_paths, run_logits
+from rtgen.export.verify import (
+    compare,
+    heldout_tokens,
+    int8_acceptable,
+    int8_paths,
+    reference_logits,
+    run_logits,
+)
 from rtgen.sessions import open_session
 
 RTGEN = [sys.executable, "-m", "rtgen"]
@@ -87,7 +94,7 @@ def test_old_settings_fail_on_avx2_and_the_shipped_ones_pass_both(
     from rtgen.models.checkpoint import load_model
     from rtgen.models.sessions import TorchSession
 
-    ref = TorchSession(*load_model(ckpts["lstm"]))
+    ref = reference_logits(TorchSession(*load_model(ckpts["lstm"])))
     shipped = int8_paths(ref, tmp_path / "m.int8.onnx")
     assert all(int8_acceptable(p) for p in shipped.values()), shipped
     old = int8_paths(ref, quantize_full_range(tmp_path / "m.onnx", tmp_path / "old.onnx"))
@@ -139,7 +146,7 @@ def test_export_refuses_an_int8_file_whose_logits_are_off(
         if init.name.endswith("_scale") and init.name.startswith("val_"):
             init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init) * 1.3, init.name))
     onnx.save(model, str(bad))
-    ref = TorchSession(*load_model(trained_lstm))
+    ref = reference_logits(TorchSession(*load_model(trained_lstm)))
     with pytest.raises(RtgenError, match="int8 logits are off"):
         _judge_int8(ref, bad, [], {}, force=False)
     assert not bad.exists()

@@ -272,7 +272,10 @@ class LiveJam:
         self.beats.stop()  # MIDI clock's Stop, if rtgen sent clock
         try:
             self.scheduler.stop(panic=False)
-            self._call({"k": "stop"}, self.clock.now_ns())  # the panic, and a flush
+            stop: dict[str, Any] = {"k": "stop"}  # the panic, and a flush
+            if self.scheduler.sent_through_ns is not None:  # what the send thread had sent
+                stop["s"] = self.scheduler.sent_through_ns - self.origin
+            self._call(stop, self.clock.now_ns())
         except Exception as exc:
             log.warning("panic failed: %s", exc)
         if self.log is not None:

@@ -16,11 +16,12 @@ One JSON object a line. Times are nanoseconds relative to ``origin_ns`` (the tim
     {"k": "in", "t": 1234, "b": 0.5, "m": [144, 60, 96], "w": 1300, "r": [1310]}
     {"k": "x", "t": 1500, "m": [248], "why": "system"}  (seen, not given to the engine)
     {"k": "tick", "w": 2000, "r": [...]}                     (also: clk, halt, cut, panic,
-    {"k": "stop", "w": 9000}                                  skip, endcall, memreset,
+    {"k": "stop", "w": 9000, "s": 8990}                       skip, endcall, memreset,
                                                               temp, mode)
 
 ``t``: arrival time of a message; ``b``: its beat; ``w``: when the call was made; ``r``: the
-clock values the engine read during it. A log cut short (kill -9) replays up to its end.
+clock values the engine read during it; ``s`` (stop): every deadline up to it had been
+sent. A log cut short (kill -9) replays up to its end.
 """
 
 from __future__ import annotations
@@ -271,7 +272,11 @@ class _ReplayRig:
             if rec["k"] == "x":
                 continue
             last_w = rec.get("w", last_w)
-            self.send_due(self.origin + last_w)
+            # At the stop, only what the live send thread had sent: it was stopped first, so
+            # a note due between its last run and the stop record was never sent.
+            sent = rec.get("s") if rec["k"] == "stop" else None
+            self.send_due(self.origin + (last_w if sent is None else min(sent, last_w)))
+            self.port_clock.set(max(self.port_clock.now_ns(), self.origin + last_w))
             reads = [self.origin + r for r in rec.get("r", [])]
             self.clock.load(reads, f"record {i + 2} ({rec['k']})")
             apply(self.engine, self.scheduler, rec, self.origin)

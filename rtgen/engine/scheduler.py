@@ -142,6 +142,9 @@ class Scheduler:
         self._thread: threading.Thread | None = None
         self._stop_requested = False
         self._running = False
+        # Every deadline up to this was sent (None: nothing run yet). A session log's stop
+        # record carries it: the replay sends exactly what the stopped send thread had sent.
+        self.sent_through_ns: int | None = None
 
     # -- queueing (any thread) --------------------------------------------------------------
 
@@ -255,6 +258,7 @@ class Scheduler:
         with self._cond:
             heap, stats = self._heap, self.stats
             due_ns = now_ns + self.send_ahead_ns  # deadlines up to this are sent now
+            self.sent_through_ns = due_ns
             while heap and heap[0][0] <= due_ns:
                 t_ns, _, _, message, _ = heapq.heappop(heap)
                 self.port.send(message)

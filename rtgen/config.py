@@ -26,7 +26,7 @@ else:  # pragma: no cover
 
 from rtgen.engine.clock import MAX_BPM
 from rtgen.engine.keys import parse_key
-from rtgen.engine.modes import BARGE_INS, MODES, STARTS, ModeConfig
+from rtgen.engine.modes import BARGE_INS, MODES, SILENCE, STARTS, ModeConfig
 from rtgen.engine.session import DEVICES
 from rtgen.errors import RtgenError, short
 from rtgen.fields import BadField, UnknownField, WrongType, check_fields, typed
@@ -56,7 +56,7 @@ class PlaySettings:
     range: str = "36-96"  # lowest-highest pitch the model may play
     max_polyphony: int = 4
     max_note_beats: float = 4.0
-    silence: float = 1.0  # beats of silence that end a call
+    silence: float = SILENCE  # beats of silence that end a call (a call may rest 2 inside)
     answer_bars: int = 0  # 0 = as long as the call
     answer_start: str = "beat"  # or "bar"
     barge_in: str = "stop"  # or "finish"
@@ -78,6 +78,7 @@ class PlaySettings:
     register: float = 2.0  # pitches near the call's range and mean
     rhythm: float = 1.0  # onsets on the call's grid steps (straight, triplet, swung), lengths
     dynamics: float = 1.0  # velocities following the call's level and contour
+    feel: float = 1.0  # the answer's notes sit around the grid as the call's did (0: on it)
     key_strength: float = 2.0  # notes outside the key lose this; 0 = no key preference
     key_strict: bool = False  # the key is a mask instead (no note ever leaves it)
     memory_weight: float = 0.3  # the session memory's share of the next pitch and gap
@@ -232,7 +233,9 @@ SCHEMA: dict[str, Rule] = {
         flag="--max-note-beats",
         text=f"a number of beats from 1/{G} (one grid step) to {MAX_BEATS}",
     ),
-    "silence": Rule(float, 0, MAX_BEATS, low_open=True),  # beats; longer would never answer
+    "silence": Rule(
+        float, 0, MAX_BEATS, low_open=True, flag="--silence"
+    ),  # beats; longer would never answer
     "answer_bars": Rule(int, 0, MAX_BEATS),  # 0: as long as the call; capped at 32 beats
     "answer_start": Rule(str, choices=STARTS),
     "barge_in": Rule(str, choices=BARGE_INS),
@@ -253,6 +256,7 @@ SCHEMA: dict[str, Rule] = {
     "register": Rule(float, 0, MAX_STRENGTH, flag="--register"),
     "rhythm": Rule(float, 0, MAX_STRENGTH, flag="--rhythm"),
     "dynamics": Rule(float, 0, MAX_STRENGTH, flag="--dynamics"),
+    "feel": Rule(float, 0, 1, flag="--feel"),  # a share of the call's deviations
     "key_strength": Rule(float, 0, MAX_STRENGTH, flag="--key-strength"),
     "key_strict": Rule(bool, flag="--key-strict"),
     "memory_weight": Rule(float, 0, 1, flag="--memory-weight"),  # a share of a mixture

@@ -24,6 +24,12 @@ class JamResult:
     stats: dict
 
 
+def beats_to_answer(settings: PlaySettings, answer_beats: float) -> float:
+    """Beats to run past a call's end so an answer of ``answer_beats`` is heard whole: the
+    engine waits at most a bar of silence (modes.py), then starts on the next beat."""
+    return settings.beats_per_bar + 1.0 + answer_beats
+
+
 def jam_offline(
     session,
     settings: PlaySettings,

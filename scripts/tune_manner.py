@@ -21,13 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from rtgen import tokens as T
 from rtgen.commands.inspect_cmd import find_midi_files
 from rtgen.config import PlaySettings
-from rtgen.jam import jam_offline
 from rtgen.score import metrics as M
-from rtgen.score.answers import RUN_BEATS_AFTER, settings_for
-from rtgen.score.calls import WINDOW_BEATS
+from rtgen.score.answers import engine_answer, settings_for
 from rtgen.score.runner import collect_calls
 from rtgen.sessions import open_session
 
@@ -48,18 +45,7 @@ KEYS = (
 
 
 def answer(session, call, settings: PlaySettings) -> list:
-    """As rtgen.score.answers.engine_answer, with ``settings``."""
-    session.reset()
-    res = jam_offline(session, settings, settings.seed, list(call), RUN_BEATS_AFTER)
-    start = res.stats["answer_start"]
-    if start is None:
-        return []
-    lo, hi = T.to_step(start), T.to_step(start + WINDOW_BEATS)
-    return [
-        replace(n, start=n.start - start, end=min(n.end, start + WINDOW_BEATS) - start)
-        for n in res.model
-        if lo <= T.to_step(n.start) < hi
-    ]
+    return engine_answer(session, call, settings.seed, settings)
 
 
 def run(session, calls, seeds: int, changes: dict) -> dict:

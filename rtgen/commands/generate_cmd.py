@@ -13,7 +13,7 @@ from rtgen.config import MAX_BEATS, PlaySettings
 from rtgen.engine.modes import MODES
 from rtgen.errors import RtgenError
 from rtgen.io.midifile import read_midi, write_midi
-from rtgen.jam import jam_offline
+from rtgen.jam import beats_to_answer, jam_offline
 
 DEMO_CALL = ASSETS / "demo_call.mid"
 
@@ -51,7 +51,10 @@ def register(app: typer.Typer) -> None:
             answer_bars=min(bars, MAX_BEATS) if mode == "call-response" else 0,
         ).validate()
         notes = read_one(prime).notes if prime else []
-        res = jam_offline(_session(model), settings, seed, notes, bars * settings.beats_per_bar)
+        beats = bars * settings.beats_per_bar
+        if mode == "call-response":  # the answer comes after the call's silence
+            beats = beats_to_answer(settings, beats)
+        res = jam_offline(_session(model), settings, seed, notes, beats)
         write_midi(res.player + res.model, out, bpm=bpm)
         typer.echo(
             f"wrote {out}: {len(res.player)} primer notes, {len(res.model)} model notes "
@@ -76,7 +79,7 @@ def register(app: typer.Typer) -> None:
         seed = random.randrange(1 << 31) if seed is None else seed
         settings = PlaySettings(seed=seed).validate()
         call = read_midi(DEMO_CALL).notes
-        res = jam_offline(_session(model), settings, seed, call, 12.0)
+        res = jam_offline(_session(model), settings, seed, call, beats_to_answer(settings, 8.0))
         if not res.model:
             raise RtgenError("the model did not answer the demo call (try another --seed)")
         try:

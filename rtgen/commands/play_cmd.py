@@ -187,6 +187,11 @@ def register(app: typer.Typer) -> None:
         max_polyphony: int = typer.Option(
             None, "--max-polyphony", help="Most model notes sounding at once (4)."
         ),
+        silence: float = typer.Option(
+            None,
+            "--silence",
+            help="Beats of silence that end a call (2.25: a call may rest 2 beats inside).",
+        ),
         max_note_beats: float = typer.Option(
             None, "--max-note-beats", help="A model note is ended after this many beats (4)."
         ),
@@ -204,6 +209,9 @@ def register(app: typer.Typer) -> None:
         ),
         dynamics: float = typer.Option(
             None, "--dynamics", help="Velocities like the call's (strength, 1; 0 = off)."
+        ),
+        feel: float = typer.Option(
+            None, "--feel", help="The call's timing around the beat, 0..1 (1; 0 = on the grid)."
         ),
         key_strength: float = typer.Option(
             None, "--key-strength", help="Preference for the key (2; 0 = no key at all)."
@@ -244,12 +252,14 @@ def register(app: typer.Typer) -> None:
             "device": device.value if device else None,
             "send_ahead_ms": send_ahead,
             "max_polyphony": max_polyphony,
+            "silence": silence,
             "max_note_beats": max_note_beats,
             "texture": texture,
             "density": density,
             "register": register,
             "rhythm": rhythm,
             "dynamics": dynamics,
+            "feel": feel,
             "key_strength": key_strength,
             "key_strict": key_strict,
             "memory_weight": 0.0 if no_memory else memory_weight,

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from rtgen import tokens as T
 from rtgen.engine.clock import BeatTimeline, Clock
+from rtgen.engine.feel import Feel
 from rtgen.engine.keys import KeyTracker
 from rtgen.engine.listener import Listener
 from rtgen.engine.manner import Manner, estimate_manner
@@ -77,6 +78,7 @@ class Engine:
         self.cfg, self.timeline, self.clock, self.scheduler = cfg, timeline, clock, scheduler
         self.listener = Listener(timeline, cfg.in_channel)
         self.sampler = Sampler(cfg.sampler)
+        self._feel_seed = cfg.sampler.seed  # the answers' feel repeats with the sampler's seed
         self.memory = memory if memory is not None else Memory()
         self.steer = Steer(cfg.steer, self.memory) if cfg.steer is not None else None
         if self.steer is not None and not cfg.key_mask:
@@ -179,6 +181,8 @@ class Engine:
         if manner is not None and answer:
             self._answered = (*self._answered[:2], self.memory.learn(manner.line, manner.gaps))
         self.steer.begin(manner, beat * T.GRID_STEPS_PER_BEAT, steps)  # None: unsteered
+        if manner is not None:
+            self.planner.feel = Feel.of(manner.deviations, self.steer.cfg.feel, self._feel_seed)
 
     def _call_goes_on(self, t_ns: int) -> int:
         """The player came in during an answer: where the call now playing began. Within a

@@ -16,7 +16,8 @@ Five aspects, each what the answer is steered toward (rtgen/engine/bias.py):
   triplet (multiples of 4: triplets, swung 8ths), whichever the off-beat onsets fit better;
   ``positions``: (12,) share of snapped onsets at each step of the beat; ``gaps``: the
   inter-onset gaps of the snapped line; ``lengths``: note lengths in grid steps. Snapping
-  keeps the player's vocabulary, not the jitter of their hands: the answer plays cleanly.
+  keeps the player's vocabulary; ``deviations`` keep how their hands sat around it (the
+  answer's feel, feel.py).
 - dynamics: mean velocity and its contour over the call (``CONTOUR_POINTS`` segments).
 """
 
@@ -55,6 +56,7 @@ class Manner:
     velocity: float = 80.0
     contour: tuple[float, ...] = (80.0,) * CONTOUR_POINTS
     line: tuple[int, ...] = ()  # pitches of the line (the highest note of each onset)
+    deviations: tuple[float, ...] = ()  # each onset minus its snapped step, in steps (feel.py)
 
     def velocity_at(self, fraction: float) -> float:
         """The call's velocity at ``fraction`` (0..1) of its length, interpolated."""
@@ -90,6 +92,7 @@ def estimate_manner(notes: list[Note], beats_per_bar: int = 4) -> Manner | None:
         velocity=float(np.mean([n.velocity for n in notes])),
         contour=_contour(notes, span),
         line=tuple(n.pitch for n in line),
+        deviations=tuple(float(d) for d in starts[onsets] * G - steps),
     )
 
 

@@ -21,12 +21,15 @@ MODES = ("call-response", "continue", "duet")
 STARTS = ("beat", "bar")  # an answer starts on the next beat or the next bar
 BARGE_INS = ("stop", "finish")  # the player comes back in: stop the answer, or finish it
 RECENT_CALLS = 2  # the rests of this many answered calls still count in the wait
+# A player's call may rest up to two beats inside (a half bar) and go on: the answer waits
+# for a little more than that, so it never starts in such a rest, not even the first time.
+SILENCE = 2.25
 
 
 @dataclass
 class ModeConfig:
     mode: str = "call-response"
-    silence: float = 1.0  # beats with no key down that end a call
+    silence: float = SILENCE  # beats with no key down that end a call
     answer_bars: int = 0  # 0: as long as the call, rounded up to whole bars
     start: str = "beat"  # answer on the next "beat" or the next "bar"
     min_call_beats: float = 0.25  # shorter calls (a stray touch) get no answer

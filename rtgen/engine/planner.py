@@ -24,6 +24,7 @@ import numpy as np
 
 from rtgen import tokens as T
 from rtgen.engine.clock import BeatTimeline, Clock
+from rtgen.engine.feel import Feel, spaced
 from rtgen.engine.sampler import GenState, Sampler
 from rtgen.engine.scheduler import Scheduler
 from rtgen.engine.steer import Steer
@@ -88,6 +89,9 @@ class Planner:
     ) -> None:
         self.session, self.sampler, self.timeline = session, sampler, timeline
         self.steer = steer  # the call's manner and the session memory, added to the logits
+        self.feel: Feel | None = None  # the call's timing, given to the notes as they are sent
+        self._last_on = -(10**9)  # grid step of the last onset scheduled (feel keeps order)
+        self._sent_off: dict[int, int] = {}  # pitch -> when its last note was sent to end
         self.clock, self.scheduler, self.channel = clock, scheduler, channel
         self.guard_ns = guard_ns  # a note must be at least this far in the future to schedule
         self.stats = PlanStats()
@@ -322,27 +326,64 @@ class Planner:
         return m
 
     def _schedule(self, notes: list[tuple[int, int, int, int]]) -> int:
-        """Notes on the grid -> scheduler; late ones move to the next grid step or drop."""
+        """Notes on the grid -> scheduler, sent as the call's feel moves them (if it does);
+        late ones move to the next grid step or drop. The model hears its own notes as it
+        planned them, on the grid: moved, it would take its own timing for a player's and
+        play as the humanised data does (legato overlaps read as chords; measured)."""
         now = self.clock.now_ns()
         done = 0
+        moved = self._feel_offsets(sorted({n[0] for n in notes}))
         for on, off, pitch, vel in sorted(notes):
-            t_on, t_off = self._time(on), self._time(off)
-            if t_on < now + self.guard_ns:
+            if self._time(on) < now + self.guard_ns:
+                late = on
                 on = int(np.ceil(self.timeline.beat_at(now + self.guard_ns) * G))
-                t_on = self._time(on)
                 if on >= off:
                     self.stats.dropped += 1
                     continue
                 self.stats.shifted += 1
+                moved.pop(late, None)
+            t_on, t_off = self._felt(on, off, pitch, moved.get(on))
+            if t_on < now + self.guard_ns:  # the feel never makes a note late
+                t_on, t_off = self._time(on), self._time(off)
             if not self.scheduler.schedule_note(t_on, t_off, self.channel, pitch, vel):
                 self.stats.dropped += 1
                 continue
-            self.model_notes.append(PlannedNote(t_on, t_off, pitch, vel))
+            self._sent_off[pitch] = t_off
+            self.model_notes.append(PlannedNote(self._time(on), self._time(off), pitch, vel))
             done += 1
         self.stats.notes += done
         return done
 
-    def _time(self, step: int) -> int:
+    def _felt(self, on: int, off: int, pitch: int, d: float | None) -> tuple[int, int]:
+        """(note-on, note-off) times to send a grid note at, moved by ``d`` steps (None: on
+        the grid). A moved note never starts before the last of its pitch was sent to end,
+        and keeps at least half a grid step."""
+        if d is None:
+            return self._time(on), self._time(off)
+        t_on = max(self._time(on + d), self._sent_off.get(pitch, 0))
+        t_off = self._time(off + self._off_offset(off, d))
+        return t_on, max(t_off, t_on + (self._time(1) - self._time(0)) // 2)
+
+    def _feel_offsets(self, onsets: list[int]) -> dict[int, float]:
+        """Grid steps each of this plan's onsets moves by (feel.py): never as far as the last
+        onset already scheduled, nor past the end of the plan's kept beats, where the next
+        plan's onsets begin."""
+        if self.feel is None or not onsets:
+            return {}
+        around = [self._last_on, *onsets, max(self._keep_end, onsets[-1] + 1)]
+        offsets = spaced(around, [0.0, *map(self.feel.offset, onsets), 0.0])[1:-1]
+        self._last_on = onsets[-1]
+        return dict(zip(onsets, offsets))
+
+    def _off_offset(self, off: int, d: float) -> float:
+        """Grid steps a note-off at ``off`` moves when its note-on moved ``d``: earlier with
+        it, never later, and never past where a note struck at ``off`` may move (feel.offset
+        bounds that: it only shrinks there), so a line stays a line, never overlapping."""
+        if self.feel is None:
+            return 0.0
+        return min(0.0, d, self.feel.offset(off))
+
+    def _time(self, step: float) -> int:
         return self.timeline.time_of(step / G)
 
     # --- interruptions ---------------------------------------------------------------------

@@ -35,10 +35,13 @@ CONTEXT = 8  # symbols of context handed to the memory (it uses its own order of
 class SteerConfig:
     strengths: Strengths = Strengths()
     memory: float = 0.0  # weight of the memory in the mixture, 0..1 (0 = off)
+    feel: float = 0.0  # the call's timing given to the answer's notes (feel.py; 0 = the grid)
 
     def __post_init__(self) -> None:
         if not 0 <= self.memory <= 1:
             raise ValueError(f"memory weight must be in [0, 1], got {self.memory}")
+        if not 0 <= self.feel <= 1:
+            raise ValueError(f"feel must be in [0, 1], got {self.feel}")
 
 
 class Steer:

@@ -13,12 +13,8 @@ from dataclasses import replace
 from rtgen import tokens as T
 from rtgen.config import PlaySettings
 from rtgen.events import Note
-from rtgen.jam import jam_offline
+from rtgen.jam import beats_to_answer, jam_offline
 from rtgen.score.calls import CALL_BARS, WINDOW_BEATS
-
-# Past the call's end the engine waits for a beat of silence, answers on the next beat and
-# plays two bars: 12 beats cover that (as rtgen demo runs).
-RUN_BEATS_AFTER = WINDOW_BEATS + 4.0
 
 
 def settings_for(seed: int) -> PlaySettings:
@@ -26,12 +22,19 @@ def settings_for(seed: int) -> PlaySettings:
     return PlaySettings(seed=seed, answer_bars=CALL_BARS).validate()
 
 
-def engine_answer(session, call: tuple[Note, ...] | list[Note], seed: int) -> list[Note]:
-    """The engine's answer to ``call`` with ``seed``: times in beats from the answer's first
-    beat, notes that start in its two bars (ended there). Answers the engine cut short when
-    the call went on after a rest (a barge-in) are not the answer; the last answer is."""
+def engine_answer(
+    session,
+    call: tuple[Note, ...] | list[Note],
+    seed: int,
+    settings: PlaySettings | None = None,
+) -> list[Note]:
+    """The engine's answer to ``call`` with ``seed`` (and ``settings``, else play's
+    defaults): times in beats from the answer's first beat, notes that start in its two
+    bars (ended there). Answers the engine cut short when the call went on after a rest
+    (a barge-in) are not the answer; the last answer is."""
     session.reset()  # the planner starts from the session's state: a fresh piece each call
-    res = jam_offline(session, settings_for(seed), seed, list(call), RUN_BEATS_AFTER)
+    settings = settings or settings_for(seed)
+    res = jam_offline(session, settings, seed, list(call), beats_to_answer(settings, WINDOW_BEATS))
     start = res.stats["answer_start"]
     if start is None:
         return []

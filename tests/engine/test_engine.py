@@ -49,11 +49,12 @@ def _sounding_after(sent: list) -> int:
 
 
 def test_two_bar_call_is_answered_on_the_first_beat_after_the_silence() -> None:
-    """A two-bar call ending at beat 11.9 is answered from beat 13 (silence 1 beat), for 8 beats."""
+    """A two-bar call ending at beat 11.9 is answered from beat 15 (the default silence of
+    2.25 beats, then the next beat), for 8 beats."""
     rig = _rig()
     rig.run(_call(rig, 4, [60, 62, 64, 65, 67, 65, 64, 62]), rig.beats_to_ns(28))
     ons = _model_ons(rig)
-    assert ons and min(ons) == 13.0  # first grid beat at or after 11.9 + 1
+    assert ons and min(ons) == 15.0  # first grid beat at or after 11.9 + 2.25
     offs = [rig.timeline.beat_at(t) for t, m in rig.port.sent if m[0] & 0xF0 == 0x80]
     assert 7.0 <= max(offs) - min(ons) <= 9.0  # the call's length (7.9 beats, 2 bars) +-1
 
@@ -65,7 +66,7 @@ def test_no_answer_while_a_key_is_held() -> None:
     inputs = _call(rig, 4, [60, 62, 64, 65]) + [(b(8), (0x90, 48, 80)), (b(14.5), (0x80, 48, 0))]
     rig.run(inputs, b(24))
     ons = _model_ons(rig)
-    assert ons and min(ons) == 16.0  # 14.5 + 1 silence -> first grid beat 16
+    assert ons and min(ons) == 17.0  # 14.5 + 2.25 silence -> first grid beat 17
 
 
 def test_barge_in_stops_the_answer_within_one_grid_step() -> None:
@@ -165,5 +166,5 @@ def test_a_key_that_lost_its_note_off_is_released() -> None:
     rig.run(inputs, b(60))  # the call lasts 19 beats, so does the answer
     ons = _model_ons(rig)
     assert rig.engine.listener.stuck_released == 1
-    assert ons and 23.0 <= min(ons) <= 25.0  # released at beat 23 (down at 7, + 16), + 1 silence
+    assert ons and 25.0 <= min(ons) <= 27.0  # released at 23 (down at 7, + 16), + 2.25 silence
     assert _sounding_after(rig.port.sent) == 0

@@ -42,32 +42,43 @@ def test_longest_rest_counts_the_silences_inside_the_call_only() -> None:
 
 
 def test_a_call_goes_on_after_an_interrupted_rest_and_is_not_interrupted_again() -> None:
-    """Phrases at beats 4, 8 and 12 with rests of 2.1 beats: the engine, not knowing the
-    player yet, answers in the first rest (beat 7) and is barged in on at 8; the call goes
-    on, so its second rest (9.9 to 12) is not interrupted, and the one answer after the
-    call waits for more than 2.1 beats of silence: beat 17 (13.9 + 2.18, the next beat)."""
+    """Phrases at beats 4, 9.5 and 15 with rests of 3.6 beats: the engine, not knowing the
+    player yet, answers in the first rest (5.9 + 2.25, the next beat: 9) and is barged in on
+    at 9.5; the call goes on, so its second rest (11.4 to 15) is not interrupted, and the one
+    answer after the call waits for more than 3.6 beats of silence: beat 21 (16.9 + 3.68)."""
     rig = _rig()
-    rig.run(_phrases(rig, [4, 8, 12]), rig.beats_to_ns(24))
+    rig.run(_phrases(rig, [4, 9.5, 15]), rig.beats_to_ns(32))
     ons = _model_ons(rig)
-    assert ons and min(ons) == 7.0
-    assert not [t for t in ons if 8.0 <= t < 17.0]
-    assert min(t for t in ons if t >= 8.0) == 17.0
+    assert ons and min(ons) == 9.0
+    assert not [t for t in ons if 9.5 <= t < 21.0]
+    assert min(t for t in ons if t >= 9.5) == 21.0
     assert rig.engine.stats().answers == 2 and rig.engine.stats().barge_ins == 1
 
 
 def test_no_answer_starts_while_a_call_with_rests_of_up_to_two_beats_goes_on() -> None:
-    """Once the player was heard to rest 2.1 beats inside a call, their next call, with
-    rests of up to 2.1 beats, is not interrupted: no model note from its first note to its
-    last (a wait of over two beats is still less than a bar)."""
+    """The first call of a jam, with rests of 2.0 and 1.7 beats inside, is not interrupted:
+    play's default silence (2.25 beats) is longer than any rest of up to two beats. It is
+    answered after it ends (13.4 + 2.25, the next beat: 16)."""
     rig = _rig()
-    first = _phrases(rig, [4, 8])  # interrupted once at beat 7, then answered from 13
-    second = _phrases(rig, [32, 35.5, 39.6], pitch=64)  # rests of 1.6 and 2.1 beats
+    rig.run(_phrases(rig, [4, 7.9, 11.5]), rig.beats_to_ns(30))
+    ons = _model_ons(rig)
+    assert not [t for t in ons if t < 13.4]
+    assert ons and min(ons) == 16.0
+    assert rig.engine.stats().answers == 1 and rig.engine.stats().barge_ins == 0
+
+
+def test_a_player_heard_resting_longer_is_not_interrupted_in_such_a_rest() -> None:
+    """Once the player was heard to rest 3.1 beats inside a call, their next call, with
+    rests of up to 3.1 beats, is not interrupted: no model note from its first note to its
+    last (a wait of over three beats is still less than a bar)."""
+    rig = _rig()
+    first = _phrases(rig, [4, 9])  # interrupted once at beat 9 (5.9 + 2.25), answered from 15
+    second = _phrases(rig, [32, 35.5, 39.9], pitch=64)  # rests of 1.6 and 2.5 beats
     rig.run(first + second, rig.beats_to_ns(52))
     ons = _model_ons(rig)
-    assert [t for t in ons if 13.0 <= t < 32.0]  # the first call was answered
-    assert not [t for t in ons if 32.0 <= t < 41.5]  # nothing while the second goes on
-    assert [t for t in ons if t >= 43.0]  # then it is answered: 41.5 + 2.18, next beat 44
-    assert min(t for t in ons if t >= 32.0) == 44.0
+    assert [t for t in ons if 9.0 <= t < 32.0]  # the first call was answered
+    assert not [t for t in ons if 32.0 <= t < 41.8]  # nothing while the second goes on
+    assert min(t for t in ons if t >= 32.0) == 45.0  # 41.8 + 3.18, the next beat
 
 
 def _model_polyphony(rig: OfflineRig) -> float:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from rtgen.assets import ASSETS, default_play_model
-from rtgen.jam import jam_offline
+from rtgen.jam import beats_to_answer, jam_offline
 from rtgen.ngram import NGramSession
-from rtgen.score.answers import RUN_BEATS_AFTER, engine_answer, settings_for
+from rtgen.score.answers import engine_answer, settings_for
 from rtgen.sessions import open_session
 from tests.score.helpers import line
 
@@ -37,7 +37,7 @@ def test_the_answer_after_the_call_is_kept_not_one_cut_by_barge_in(session) -> N
     is 10.08, the next beat is 11)."""
     call = line(60, 62, 64, 65) + line(67, 65, 64, 62, start=5.0)
     session.reset()
-    res = jam_offline(session, settings_for(0), 0, call, RUN_BEATS_AFTER)
+    res = jam_offline(session, settings_for(0), 0, call, beats_to_answer(settings_for(0), 8.0))
     assert res.stats["answers"] == 2 and res.stats["answer_start"] == 11.0
     late = [(round(n.start - 11, 6), n.pitch) for n in res.model if n.start >= 11.0 - 1e-6]
     assert [(round(n.start, 6), n.pitch) for n in engine_answer(session, call, 0)] == late

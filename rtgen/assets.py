@@ -23,6 +23,14 @@ def default_model() -> Path:
     raise RtgenError(f"the bundled model is missing from {ASSETS}; reinstall rtgen")
 
 
+DEFAULT_CRITIC = "default.critic.onnx"
+
+
+def default_critic() -> Path:
+    """The bundled critic that picks the best of N candidate answers (training/critic.py)."""
+    return ASSETS / DEFAULT_CRITIC
+
+
 def default_play_model(device: str = "auto") -> Path:
     """The bundled model the daemon plays: int8 on CPU, full precision on CUDA (dynamic
     int8 LSTM kernels exist only on CPU)."""

@@ -39,6 +39,7 @@ MAX_TEMPERATURE = 5.0  # logits / 5 is already close to uniform noise; the CC kn
 MAX_BEATS = int(ModeConfig.max_answer_beats)  # an answer's longest: 32 beats
 MAX_LOOKAHEAD = 8  # beats sampled per plan; each costs model steps inside one beat's time
 SEED_LIMIT = 2**32  # seeds are 0 <= seed < 2**32 (fresh ones are drawn below 2**31)
+MAX_CANDIDATES = 16  # best of N: more would not fit a beat's plan budget at 240 BPM
 MAX_STRENGTH = 20.0  # logits: a manner strength this high already acts as a mask
 
 
@@ -82,6 +83,8 @@ class PlaySettings:
     key_strength: float = 2.0  # notes outside the key lose this; 0 = no key preference
     key_strict: bool = False  # the key is a mask instead (no note ever leaves it)
     memory_weight: float = 0.3  # the session memory's share of the next pitch and gap
+    candidates: int = 1  # continuations sampled per beat of an answer; the critic keeps one
+    critic: str = ""  # the critic file ("": the bundled one)
     memory_file: str = ""  # the memory is loaded from here at start, saved at exit
 
     def validate(self) -> PlaySettings:
@@ -260,6 +263,8 @@ SCHEMA: dict[str, Rule] = {
     "key_strength": Rule(float, 0, MAX_STRENGTH, flag="--key-strength"),
     "key_strict": Rule(bool, flag="--key-strict"),
     "memory_weight": Rule(float, 0, 1, flag="--memory-weight"),  # a share of a mixture
+    "candidates": Rule(int, 1, MAX_CANDIDATES, flag="--candidates"),
+    "critic": Rule(str, flag="--critic"),
     "memory_file": Rule(str, flag="--memory"),
 }
 

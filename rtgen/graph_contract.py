@@ -137,6 +137,13 @@ def input_shape(kind: str, cfg: dict, name: str) -> tuple[int, ...] | None:
     return v[1:] if name.startswith("v_cache_") else None
 
 
+def batch_axis(sess: Any) -> bool:
+    """Whether a step graph steps a batch of states at once (its token input's length is a
+    named axis, not 1): LSTM graphs exported since best-of-N candidates (rtgen export)."""
+    token = next(i for i in sess.get_inputs() if i.name == "token")
+    return bool(token.shape) and isinstance(token.shape[0], str)
+
+
 def check_graph(sess: Any, meta: dict, path: Path) -> None:
     """Refuse a graph (an onnxruntime.InferenceSession) whose inputs or outputs do not match
     what its metadata says."""
@@ -149,6 +156,8 @@ def check_graph(sess: Any, meta: dict, path: Path) -> None:
         raise RtgenError(f"{path}: graph outputs {outputs} do not match a {kind} step graph")
     for i in sess.get_inputs():
         want = input_shape(kind, cfg, i.name)
+        if want is not None and i.name in ("h", "c") and batch_axis(sess):
+            want = (want[0], i.shape[1], *want[2:])  # a batched LSTM graph: any batch
         if want is not None and tuple(i.shape) != want:
             raise RtgenError(
                 f"{path}: graph input {i.name} has shape {i.shape}, metadata says {list(want)}"

@@ -39,6 +39,19 @@ def open_session(path: Path, device: str = "auto", threads: int = 1):
     raise RtgenError(f"{path}: unknown model format (expected .onnx, .ckpt or .pt)")
 
 
+def open_play_session(model: Path | None, device: str):
+    """The session ``rtgen play`` runs: ``model``, or the bundled one for ``device``. The
+    bundled choice is made after opening: when CUDA was wanted (fp32 on the GPU) but ONNX
+    Runtime fell back to the CPU, the int8 twin is opened on the CPU instead, as it would
+    have been on a machine without CUDA."""
+    from rtgen.assets import default_play_model
+
+    session = open_session(model or default_play_model(device), device)
+    if model is None and getattr(session, "fell_back", False):
+        session = open_session(default_play_model("cpu"), "cpu")
+    return session
+
+
 def log_softmax(logits: np.ndarray) -> np.ndarray:
     z = logits.astype(np.float64) - logits.max()
     return z - math.log(np.exp(z).sum())

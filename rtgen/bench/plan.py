@@ -69,3 +69,47 @@ def plan_times(
         }
     )
     return figures, samples
+
+
+CANDIDATES = (1, 4, 8)  # best of N timed side by side (rtgen bench)
+ANSWER_BARS = 8  # long answers: most beats of the run are planned
+
+
+def candidate_plan_times(
+    model: Path, device: str, bpm: float, n: int, beats: int = PLAN_BEATS, seed: int = 0
+) -> dict:
+    """Figures (ms) of each answer beat's plan with best of ``n`` (the bundled critic), in
+    call-response mode (best of N is for answers): the demo call every 40 beats, each
+    answered for 8 bars. Also the batched step's cost per candidate against a one-state
+    step of the same run (the commits step one state)."""
+    from rtgen.sessions import open_session
+
+    session = open_session(model, device, threads=1)
+    settings = PlaySettings(
+        bpm=bpm, seed=seed, answer_bars=ANSWER_BARS, candidates=n, silence=1.0
+    ).validate()
+    rig = OfflineRig(engine_config(settings, seed), session, bpm=bpm)
+    inputs = []
+    for start in range(0, beats - 36, 40):
+        inputs += [(t + rig.beats_to_ns(start), m) for t, m in _call_inputs(rig, 0)]
+    gc.collect()
+    rig.run(sorted(inputs), rig.beats_to_ns(1 + beats))
+    rig.stop()
+    stats = rig.engine.planner.stats
+    figures = summary(np.asarray(stats.plan_ns, dtype=np.int64), "ms") or {}
+    single = float(np.median(stats.step_ns)) if stats.step_ns else None
+    batch = float(np.median(stats.batch_step_ns)) if stats.batch_step_ns else None
+    figures.update(
+        {
+            "bpm": bpm,
+            "candidates": n,
+            "plans": stats.plans,
+            "single_step_us": round(single / 1e3, 1) if single else None,
+            "batch_step_us": round(batch / 1e3, 1) if batch else None,
+            "per_candidate_vs_single": round(batch / n / single, 3) if batch and single else None,
+            "critic_ms_p50": round(float(np.median(stats.critic_ns)) / 1e6, 3)
+            if stats.critic_ns
+            else None,
+        }
+    )
+    return figures

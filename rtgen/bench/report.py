@@ -83,6 +83,16 @@ def _engine(table: Table, figures: dict) -> None:
         fp32 = figures.get(f"plan_ms_{bpm}_fp32")
         if fp32 is not None:
             _row(table, f"plan per beat, {bpm} BPM", "ms", fp32, "ORT fp32, for comparison")
+    for n in (1, 4, 8):
+        fig = figures.get(f"candidates_{n}")
+        if fig is None:
+            continue
+        note = f"{fig['plans']} answer plans"
+        if fig["per_candidate_vs_single"] is not None:
+            note += f"; batched step {fig['batch_step_us']} µs = "
+            note += f"{fig['per_candidate_vs_single']} x a single step per candidate"
+            note += f"; critic {fig['critic_ms_p50']} ms"
+        _row(table, f"answer plan, best of {n}, 240 BPM", "ms", fig, note)
     lis = figures["listener_us"]
     _row(table, "listener, note-on", "µs", lis, f"{lis['tokens_per_note']} tokens per note")
 

@@ -162,6 +162,17 @@ class _Run:
                 figures, _ = plan_times(files.fp32, self.opts.device, float(bpm))
                 self.figures[f"plan_ms_{bpm}_fp32"] = {**figures, "session": "ort_fp32"}
         self.figures["plan_ms"] = dict(self.figures["plan_ms_240"])
+        if session == "ort_int8" or files.int8 is None:  # best of N: the model play runs
+            from rtgen.bench.plan import CANDIDATES, candidate_plan_times
+
+            for n in CANDIDATES:
+                self.progress(f"answer plans, best of {n}, at 240 BPM")
+                try:
+                    self.figures[f"candidates_{n}"] = candidate_plan_times(
+                        model, self.opts.device, 240.0, n
+                    )
+                except RtgenError as exc:  # an old graph, or no critic: say so, go on
+                    self.skipped[f"candidates_{n}"] = str(exc)
         self.progress("listener latency")
         figures, samples = listener_latency(model, self.opts.device)
         self.figures["listener_us"] = {**figures, "session": session}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from rtgen.assets import ASSETS, default_play_model
+from rtgen.assets import ASSETS
 from rtgen.commands.skips import read_one
 from rtgen.config import MAX_BEATS, PlaySettings
 from rtgen.engine.modes import MODES
@@ -19,9 +19,9 @@ DEMO_CALL = ASSETS / "demo_call.mid"
 
 
 def _session(model: Path | None, device: str = "cpu"):
-    from rtgen.sessions import open_session
+    from rtgen.sessions import open_play_session
 
-    return open_session(model or default_play_model(device), device)  # as rtgen play
+    return open_play_session(model, device)  # as rtgen play
 
 
 def register(app: typer.Typer) -> None:

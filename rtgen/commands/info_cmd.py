@@ -16,8 +16,12 @@ def model_info(path: Path) -> dict:
     if not path.is_file():
         raise RtgenError(f"{path}: no such file")
     if path.suffix == ".onnx":
+        from rtgen.critic.session import critic_meta
         from rtgen.graph_contract import read_onnx_meta
 
+        critic = critic_meta(path)
+        if critic is not None:
+            return _critic_info(path, critic)
         meta, fmt = read_onnx_meta(path), "onnx"
         if meta.get("export", {}).get("quantized"):
             fmt = f"onnx ({meta['export']['quantized']})"
@@ -60,7 +64,28 @@ def model_info(path: Path) -> dict:
     }
 
 
+def _critic_info(path: Path, meta: dict) -> dict:
+    """A critic file (training/critic.py): what it reads and how well it told real from
+    generated answers when it was trained."""
+    keys = ("round", "candidates_sampled", "valid_auc_prefix", "valid_auc_full", "calls")
+    return {
+        "path": str(path),
+        "format": "onnx (critic)",
+        "kind": "critic",
+        "config": meta.get("config"),
+        "vocab_version": (meta.get("vocab") or {}).get("version"),
+        "metrics": {k: meta.get(k) for k in keys},
+    }
+
+
 def _print(info: dict) -> None:
+    if info["kind"] == "critic":
+        typer.echo(
+            f"critic     {info['path']}\nformat     {info['format']}\n"
+            f"config     {json.dumps(info['config'])}\nvocabulary {info['vocab_version']}\n"
+            f"trained    {json.dumps(info['metrics'])}"
+        )
+        return
     data, metrics = info["data"] or {}, info["metrics"] or {}
     lines = [
         f"model      {info['path']}",

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from rtgen.assets import default_play_model
 from rtgen.commands.choices import ClockSource, Device, MidiApi, ModeName
 from rtgen.config import PlaySettings, load_preset, merge
 from rtgen.errors import RtgenError
@@ -222,6 +221,12 @@ def register(app: typer.Typer) -> None:
         memory_weight: float = typer.Option(
             None, "--memory-weight", help="Share of the session memory in each pitch (0.3)."
         ),
+        candidates: int = typer.Option(
+            None, "--candidates", help="Answers sampled per beat; the critic keeps the best (1)."
+        ),
+        critic: str = typer.Option(
+            None, "--critic", help="Critic file for --candidates (default: the bundled one)."
+        ),
         no_memory: bool = typer.Option(
             False, "--no-memory", help="Do not take up the player's phrases (memory weight 0)."
         ),
@@ -264,6 +269,8 @@ def register(app: typer.Typer) -> None:
             "key_strict": key_strict,
             "memory_weight": 0.0 if no_memory else memory_weight,
             "memory_file": memory_file,
+            "candidates": candidates,
+            "critic": critic,
         }
         settings = merge(load_preset(config), flags)
         if not virtual and (inp is None or out is None):
@@ -310,10 +317,10 @@ def _start(
     from rtgen.io import ports
     from rtgen.live import LiveJam
     from rtgen.memoryfile import load_memory
-    from rtgen.sessions import open_session
+    from rtgen.sessions import open_play_session
 
     memory = load_memory(settings.memory_file)  # a bad file: one line, before any port
-    session = open_session(model or default_play_model(settings.device), settings.device)
+    session = open_play_session(model, settings.device)
     api_name = api.value if api else None
     # Virtual ports live in two MIDI clients (rtmidi makes one per direction): named apart,
     # or JACK would rename the second "rtgen-01" and the printed name would not exist.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rtgen.assets import default_critic
 from rtgen.config import PlaySettings
 from rtgen.engine.bias import Strengths
 from rtgen.engine.engine import EngineConfig
@@ -54,6 +55,8 @@ def engine_config(s: PlaySettings, seed: int) -> EngineConfig:
         steer=SteerConfig(strengths, memory=s.memory_weight, feel=s.feel),
         key_mask=s.key_strict,  # else the key is a preference of key_strength (0: no key)
         prefer_key=None if s.key_strict or not fixed_key else _scale(fixed_key),
+        candidates=s.candidates,
+        critic=(s.critic or str(default_critic())) if s.candidates > 1 else None,
     )
 
 

@@ -13,9 +13,11 @@ planner, mode, sampler) are its own, and no module outside rtgen/engine writes t
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from rtgen import tokens as T
+from rtgen.critic.features import call_window
 from rtgen.engine.clock import BeatTimeline, Clock
 from rtgen.engine.feel import Feel
 from rtgen.engine.keys import KeyTracker
@@ -33,6 +35,9 @@ PLAN_AHEAD_MAX_NS = 80_000_000  # plan beat b this long before it (or a quarter 
 STATS_STEPS = 2000  # model step times kept in EngineStats (the status line's p50 and p99)
 
 
+log = logging.getLogger("rtgen.engine")
+
+
 @dataclass
 class EngineConfig:
     mode: ModeConfig
@@ -45,6 +50,8 @@ class EngineConfig:
     steer: SteerConfig | None = None  # the call's manner and the session memory (None: off)
     key_mask: bool = True  # the key masks (--key-strict); False: a preference (steer.key)
     prefer_key: frozenset[int] | None = None  # a given key as a preference (key_mask False)
+    candidates: int = 1  # continuations sampled per answer plan; the critic keeps the best
+    critic: str | None = None  # the critic file (rtgen.critic); None: one candidate
 
 
 @dataclass(frozen=True)
@@ -86,6 +93,7 @@ class Engine:
         self.planner = Planner(
             session, self.sampler, timeline, clock, scheduler, cfg.out_channel, steer=self.steer
         )
+        self._open_critic(cfg, session)
         self.mode = Mode(cfg.mode, self.listener)
         self._call_from = 0  # index in listener.notes of the current call's first note
         # the last answered call: its first note's index, its start (ns), whether it was learned
@@ -151,6 +159,24 @@ class Engine:
                 self.next_beat = beat + 1
         return self.plan_deadline(self.next_beat)
 
+    def _open_critic(self, cfg: EngineConfig, session) -> None:
+        """Best of N: the critic, when N > 1 and the model can step N states at once (an
+        ONNX step graph exported before batched graphs plays one candidate, and says so)."""
+        if cfg.candidates <= 1 or cfg.critic is None:
+            return
+        if getattr(session, "batched", True) is False:
+            log.warning(
+                "%s steps one state at a time (exported before --candidates): playing one "
+                "candidate; re-export it with rtgen export for best of %d",
+                getattr(session, "path", "the model"),
+                cfg.candidates,
+            )
+            return
+        from rtgen.critic.session import CriticSession
+
+        self.planner.critic = CriticSession.open(cfg.critic)
+        self.planner.candidates = cfg.candidates
+
     # --- the call's manner and the session memory ------------------------------------------
     def _steer(self, beat: int, answer: bool, call_start_ns: int | None) -> None:
         """At an answer's first beat: learn the call and steer the answer by its manner. In
@@ -159,10 +185,12 @@ class Engine:
         bar = self.cfg.mode.beats_per_bar
         if answer:
             call = self.listener.notes[self._call_from :]
+            self.planner.begin_answer(call_window(call, bar), beat)
             self._answered = (self._call_from, call_start_ns, False)
             self._call_from = len(self.listener.notes)
             steps = (self.mode.answer_end - beat) * T.GRID_STEPS_PER_BEAT
         elif self.cfg.mode.mode != "call-response" and beat // bar != self._steered_bar:
+            self.planner.begin_answer(None, beat)  # playing along: one candidate
             self._steered_bar = beat // bar
             call = [n for n in self.listener.notes[-64:] if n.start >= beat - 2 * bar]
             steps = bar * T.GRID_STEPS_PER_BEAT

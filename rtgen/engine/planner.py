@@ -23,12 +23,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rtgen import tokens as T
+from rtgen.critic.features import row
+from rtgen.engine.candidates import FEED, SNAP, drive_many, drive_one, states_for
 from rtgen.engine.clock import BeatTimeline, Clock
 from rtgen.engine.feel import Feel, spaced
 from rtgen.engine.sampler import GenState, Sampler
 from rtgen.engine.scheduler import Scheduler
 from rtgen.engine.steer import Steer
-from rtgen.events import NoteEvent, Role
+from rtgen.events import Note, NoteEvent, Role
 
 G = T.GRID_STEPS_PER_BEAT
 
@@ -54,6 +56,19 @@ class _Resume:
 
 
 @dataclass
+class _Run:
+    """One candidate continuation being sampled: its generation state, its speculative
+    tokens, and where the stream reaches the end of its kept beats (its resume point)."""
+
+    gen: GenState
+    logits: np.ndarray
+    keep_end: int = 0  # grid step where the plan's kept beats end
+    spec: list[int] = field(default_factory=list)  # its speculative tokens
+    pending: list[int] = field(default_factory=list)  # not yet fed to the model
+    resume: _Resume | None = None
+
+
+@dataclass
 class PlanStats:
     plans: int = 0
     notes: int = 0  # model notes scheduled
@@ -63,11 +78,15 @@ class PlanStats:
     steps: int = 0  # model steps (step_ns is trimmed; this counts all)
     reused: int = 0  # committed tokens whose model state was taken from the last plan
     plan_ns: list[int] = field(default_factory=list)  # wall time of each plan
+    batch_steps: int = 0  # batched steps of N candidates (best of N)
+    batch_step_ns: list[int] = field(default_factory=list)  # wall time of each
+    critic_ns: list[int] = field(default_factory=list)  # wall time of each critic call
+    picked_other: int = 0  # plans where the critic kept another candidate than the first
     step_ns: list[int] = field(default_factory=list)  # wall time of each model step
 
     def trim(self, keep: int = 4096) -> None:
         """Bound the sample lists so hours of play keep memory flat."""
-        for name in ("plan_ns", "step_ns"):
+        for name in ("plan_ns", "step_ns", "batch_step_ns", "critic_ns"):
             values = getattr(self, name)
             if len(values) > 2 * keep:
                 del values[:-keep]
@@ -102,9 +121,12 @@ class Planner:
         self.model_notes: list[PlannedNote] = []
         self.committed: list[int] = []  # the whole committed token stream (for replay/debug)
         self._resume: _Resume | None = None
-        self._spec: list[int] = []  # this plan's speculative tokens
-        self._pending: list[int] = []  # speculative tokens not yet fed to the model
         self._keep_end = 0  # grid step where this plan's kept beats end
+        self.candidates = 1  # continuations sampled per plan in an answer (best of N)
+        self.critic = None  # picks among them (rtgen.critic.session.CriticSession)
+        self._call: list[Note] | None = None  # the answered call, as the critic reads it
+        self._answer_beat = 0  # where the answer began
+        self._answer: list[Note] = []  # the answer's notes so far, beats from its start
         self.logits = self._feed([T.BOS])
 
     # --- the committed stream ---------------------------------------------------------
@@ -197,6 +219,11 @@ class Planner:
         self.model_notes = [n for n in self.model_notes if not n.off_fed]
 
     # --- planning ------------------------------------------------------------------------
+    def begin_answer(self, call: list[Note] | None, beat: int) -> None:
+        """An answer to ``call`` (the critic's call window) starts on ``beat``; None: the
+        model plays along (duet, continue), one candidate per plan."""
+        self._call, self._answer_beat, self._answer = call, beat, []
+
     def plan(
         self,
         beat: int,
@@ -207,24 +234,57 @@ class Planner:
     ) -> int:
         """Plan beats ``[beat, beat + lookahead)`` and schedule the first ``commit`` of them.
         ``first_note``: the plan must open with a note on ``beat`` (an answer's first note).
-        ``end_beat``: every note must end by then (the end of an answer).
-        Returns the number of notes scheduled."""
+        ``end_beat``: every note must end by then (the end of an answer). In an answer with
+        a critic, ``candidates`` continuations are sampled at once and the critic's best is
+        kept. Returns the number of notes scheduled."""
         t0 = time.perf_counter_ns()
         self.commit(self.timeline.time_of(beat))
         snap, gen_snap, logits_snap = self.session.snapshot(), self.gen.copy(), self.logits
         enc_step = self.encoder.step
+        n = self.candidates if self.critic is not None and self._call is not None else 1
+        self._keep_end = (beat + commit) * G
         try:
             hard_end = end_beat * G if end_beat is not None else None
-            notes = self._sample_window(beat, lookahead, commit, first_note, enc_step, hard_end)
+            runs = [_Run(gen_snap.copy(), logits_snap, self._keep_end) for _ in range(n)]
+            cands = [
+                self._sample_window(r, beat, lookahead, commit, first_note, enc_step, hard_end)
+                for r in runs
+            ]
+            if n == 1:
+                results = [drive_one(cands[0], self._step, self.session.snapshot)]
+            else:
+                states = states_for(self.session, snap, n)
+                results = drive_many(cands, states, self._count_batch_step)
+            best = self._pick(results)
+            notes, self._resume = results[best], runs[best].resume
         finally:
             self.session.restore(snap)
             self.gen, self.logits = gen_snap, logits_snap
-            self._pending = []  # never fed: nothing drew from them
         scheduled = self._schedule(notes)
         self.stats.plans += 1
         self.stats.plan_ns.append(time.perf_counter_ns() - t0)
         self.stats.trim()
         return scheduled
+
+    def _count_batch_step(self, ns: int) -> None:
+        self.stats.batch_steps += 1
+        self.stats.batch_step_ns.append(ns)
+
+    def _pick(self, results: list[list[tuple[int, int, int, int]]]) -> int:
+        """The candidate the critic finds most like a real continuation of the call (the
+        first on a tie); 0 when there is one."""
+        if len(results) == 1:
+            return 0
+        t0 = time.perf_counter_ns()
+        a = self._answer_beat
+        rows = []
+        for notes in results:
+            new = [Note(on / G - a, off / G - a, p) for on, off, p, _ in notes]
+            rows.append(row(self._call, self._answer + new))
+        best = int(np.argmax(self.critic.scores(np.stack(rows))))
+        self.stats.critic_ns.append(time.perf_counter_ns() - t0)
+        self.stats.picked_other += best != 0
+        return best
 
     def _fixed_offs(self, from_step: int) -> list[tuple[int, int]]:
         """(step, pitch) of scheduled model note-offs at or after ``from_step``."""
@@ -236,86 +296,98 @@ class Planner:
 
     def _sample_window(
         self,
+        run: _Run,
         beat: int,
         lookahead: int,
         commit: int,
         first_note: bool,
         enc_step: int,
         hard_end: int | None,
-    ) -> list[tuple[int, int, int, int]]:
+    ):
+        """One candidate (a generator, rtgen.engine.candidates): sample from ``run``'s state
+        to the end of the window; returns its notes (on, off, pitch, velocity) in steps."""
         start = beat * G
         end, keep_end = (beat + lookahead) * G, (beat + commit) * G
-        self._spec, self._pending, self._keep_end = [], [], keep_end
+        gen = run.gen
         for tok in T.shifts_for(max(0, start - enc_step)):
-            self._push(tok)
-        fixed = self._fixed_offs(self.gen.step)
+            yield from self._push(run, tok)
+        fixed = self._fixed_offs(gen.step)
         fixed_pitches = {p for _, p in fixed}
         open_notes: dict[int, tuple[int, int]] = {}
         notes: list[tuple[int, int, int, int]] = []  # on_step, off_step, pitch, velocity
         limit = end + self.sampler.config.max_note_steps + G
         if hard_end is not None:
             limit = min(limit, hard_end)
-        velocity = (
-            T.bin_to_velocity(self.gen.velocity_bin) if self.gen.velocity_bin is not None else 80
-        )
-        while self.gen.step < limit:
-            while fixed and fixed[0][0] <= self.gen.step:
+        velocity = T.bin_to_velocity(gen.velocity_bin) if gen.velocity_bin is not None else 80
+        while gen.step < limit:
+            while fixed and fixed[0][0] <= gen.step:
                 _, pitch = fixed.pop(0)
                 fixed_pitches.discard(pitch)
-                self._push(T.note_off(pitch))
-            past_window = self.gen.step >= end
+                yield from self._push(run, T.note_off(pitch))
+            past_window = gen.step >= end
             if past_window and not any(on < keep_end for on, _ in open_notes.values()):
                 break
             extra = self._extra_mask(
-                fixed, fixed_pitches, past_window, first_note and not notes and not open_notes
+                gen, fixed, fixed_pitches, past_window, first_note and not notes and not open_notes
             )
-            logits = self._draw_logits()
+            logits = yield from self._logits(run)
             if self.steer is not None:
-                logits = self.steer.adjust(logits, self.gen)
-            tok = self.sampler.sample(logits, self.gen, extra)
+                logits = self.steer.adjust(logits, gen)
+            tok = self.sampler.sample(logits, gen, extra)
             kind, arg = T.kind_of(tok)
-            if kind in ("NOTE_ON", "VELOCITY") and self.gen.role != Role.MODEL:
-                self._push(T.role_token(Role.MODEL))
+            if kind in ("NOTE_ON", "VELOCITY") and gen.role != Role.MODEL:
+                yield from self._push(run, T.role_token(Role.MODEL))
                 continue  # sample again, now as the model
-            self._push(tok)
+            yield from self._push(run, tok)
             if kind == "VELOCITY":
                 velocity = T.bin_to_velocity(arg)
             elif kind == "NOTE_ON":
-                open_notes[arg] = (self.gen.step, velocity)
+                open_notes[arg] = (gen.step, velocity)
             elif kind == "NOTE_OFF" and arg in open_notes:
                 on, vel = open_notes.pop(arg)
-                notes.append((on, self.gen.step, arg, vel))
+                notes.append((on, gen.step, arg, vel))
         for pitch, (on, vel) in open_notes.items():  # the limit closes what is left
-            notes.append((on, max(min(self.gen.step, limit), on + 1), pitch, vel))
+            notes.append((on, max(min(gen.step, limit), on + 1), pitch, vel))
         return [n for n in notes if start <= n[0] < keep_end]
 
-    def _push(self, tok: int) -> None:
+    def _push(self, run: _Run, tok: int):
         """Append a speculative token: GenState now, the model when a draw needs it. The
-        state where the stream reaches the end of the kept beats is kept for the next commit."""
-        if self._resume is None and T.SHIFT_BASE <= tok < T.SHIFT_BASE + T.MAX_SHIFT:
-            if self.gen.step < self._keep_end <= self.gen.step + tok - T.SHIFT_BASE + 1:
-                self._draw_logits()
-                base = len(self.committed)
-                self._resume = _Resume(base, list(self._spec), self.session.snapshot(), self.logits)
-        self.gen.update(tok)
-        self._spec.append(tok)
-        self._pending.append(tok)
+        state where the stream reaches the end of the kept beats is kept for the next commit
+        (the model is asked for it: a SNAP)."""
+        gen = run.gen
+        if run.resume is None and T.SHIFT_BASE <= tok < T.SHIFT_BASE + T.MAX_SHIFT:
+            if gen.step < run.keep_end <= gen.step + tok - T.SHIFT_BASE + 1:
+                logits, snap = yield (SNAP, run.pending)
+                run.pending = []
+                if logits is not None:
+                    run.logits = logits
+                run.resume = _Resume(len(self.committed), list(run.spec), snap, run.logits)
+        gen.update(tok)
+        run.spec.append(tok)
+        run.pending.append(tok)
 
-    def _draw_logits(self) -> np.ndarray:
-        """The logits after every speculative token so far (feeding the pending ones)."""
-        if self._pending:
-            self.logits = self._step(self._pending)
-            self._pending = []
-        return self.logits
+    def _logits(self, run: _Run):
+        """The logits after every speculative token so far (the model is asked to feed the
+        pending ones: a FEED)."""
+        if run.pending:
+            logits, _ = yield (FEED, run.pending)
+            run.pending = []
+            run.logits = logits
+        return run.logits
 
     def _extra_mask(
-        self, fixed: list, fixed_pitches: set[int], past_window: bool, need_note: bool
+        self,
+        gen: GenState,
+        fixed: list,
+        fixed_pitches: set[int],
+        past_window: bool,
+        need_note: bool,
     ) -> np.ndarray:
         m = np.ones(T.VOCAB_SIZE, dtype=bool)
         for p in fixed_pitches:  # their off is fixed; no early end, no re-strike
             m[T.note_off(p)] = m[T.note_on(p)] = False
         if fixed:  # shifts land exactly on the next fixed note-off
-            room = fixed[0][0] - self.gen.step
+            room = fixed[0][0] - gen.step
             m[T.SHIFT_BASE + max(room, 1) : T.SHIFT_BASE + T.MAX_SHIFT] = False
         if past_window:  # only close notes now; new ones belong to the next plan
             m[T.NOTE_ON_BASE : T.NOTE_ON_BASE + 128] = False
@@ -349,6 +421,9 @@ class Planner:
                 self.stats.dropped += 1
                 continue
             self._sent_off[pitch] = t_off
+            if self._call is not None:  # the answer so far, as the critic reads it
+                a = self._answer_beat
+                self._answer.append(Note(on / G - a, off / G - a, pitch))
             self.model_notes.append(PlannedNote(self._time(on), self._time(off), pitch, vel))
             done += 1
         self.stats.notes += done

@@ -24,6 +24,7 @@ import numpy as np
 
 from rtgen.errors import RtgenError
 from rtgen.graph_contract import (
+    batch_axis,
     check_graph,
     graph_inputs,
     graph_outputs,
@@ -35,6 +36,7 @@ from rtgen.ropetable import StepInputs
 
 log = logging.getLogger("rtgen.session")
 DEVICES = ("auto", "cpu", "cuda")
+WARMUP_STEPS = 3  # steps run (and forgotten) when a session opens on CUDA
 
 
 def _name_layers(names: list[str], stacked: list[np.ndarray]) -> dict[str, np.ndarray]:
@@ -57,8 +59,13 @@ class RingBinding:
         sess,
         step_inputs: StepInputs,
         cfg: dict,
+        rebind: bool = False,
     ) -> None:
         self.sess, self.step_inputs = sess, step_inputs
+        # On CUDA, bind_input copies a host buffer to the device when it is bound (ORT
+        # issues 5857, 15438): later writes to it would go unseen, so every step binds its
+        # inputs again. On the CPU the graph reads the bound host memory itself.
+        self.rebind = rebind
         shapes = state_shapes("transformer", cfg)
         self.rings = [np.zeros(shape, dtype=np.float32) for shape in shapes]
         self.token = np.zeros(1, dtype=np.int64)
@@ -71,6 +78,7 @@ class RingBinding:
         inputs.update(_name_layers(graph_inputs("transformer", cfg), self.rings))
         outputs = {"logits": self.logits}
         outputs.update(_name_layers(graph_outputs("transformer", cfg), self.news))
+        self._inputs = inputs
         self._bind(self.io.bind_input, inputs)
         self._bind(self.io.bind_output, outputs)
 
@@ -82,6 +90,8 @@ class RingBinding:
     def step(self, token: int, pos: int) -> np.ndarray:
         self.token[0] = token
         self.step_inputs.fill(pos, self.inputs)
+        if self.rebind:
+            self._bind(self.io.bind_input, self._inputs)
         self.sess.run_with_iobinding(self.io)
         self.step_inputs.store(self.rings, self.news, pos)
         return self.logits[0].copy()  # the bound buffer is overwritten by the next step
@@ -103,11 +113,13 @@ class OnnxSession:
         so.inter_op_num_threads = 1
         so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.providers_requested = self._providers(ort, device)
+        self.providers_requested = self._providers(ort, device, self.meta)
         self.sess = ort.InferenceSession(str(path), so, providers=self.providers_requested)
         check_graph(self.sess, self.meta, path)
         self.providers = self.sess.get_providers()
         self.on_cuda = self.providers[0] == "CUDAExecutionProvider"
+        # N candidates in one step (rtgen.engine.candidates): a batched LSTM graph on the CPU
+        self.batched = self.kind == "lstm" and batch_axis(self.sess) and not self.on_cuda
         self.fell_back = "CUDAExecutionProvider" in self.providers_requested and not self.on_cuda
         if self.fell_back:
             log.warning("CUDA was requested but ONNX Runtime fell back to CPU (%s)", self.providers)
@@ -116,11 +128,15 @@ class OnnxSession:
         if self.kind == "transformer":
             self.window, self.head_dim = cfg["window"], cfg["d_model"] // cfg["heads"]
             self.step_inputs = StepInputs(self.window, self.head_dim)
-            self.ring = RingBinding(self.sess, self.step_inputs, cfg)
+            self.ring = RingBinding(self.sess, self.step_inputs, cfg, rebind=self.on_cuda)
         self.reset()
+        if self.on_cuda:  # the first CUDA runs create handles: not inside the first plan
+            for _ in range(WARMUP_STEPS):
+                self.step(0)
+            self.reset()
 
     @staticmethod
-    def _providers(ort, device: str) -> list[str]:
+    def _providers(ort, device: str, meta: dict) -> list[str]:
         if device not in DEVICES:
             raise RtgenError(f"--device must be one of {', '.join(DEVICES)}, not {device!r}")
         have = ort.get_available_providers()
@@ -129,6 +145,12 @@ class OnnxSession:
                 "--device cuda: this ONNX Runtime has no CUDA provider "
                 "(install rtgen[gpu] instead of rtgen[cpu])"
             )
+        if (meta.get("export") or {}).get("quantized") == "int8":
+            # DynamicQuantizeLSTM and MatMulInteger on uint8 have no CUDA kernels: the
+            # graph would run op by op between the two, or not at all
+            if device == "cuda":
+                log.warning("%s is an int8 model: int8 runs on the CPU", meta.get("kind"))
+            return ["CPUExecutionProvider"]
         if device in ("cuda", "auto") and "CUDAExecutionProvider" in have:
             return ["CUDAExecutionProvider", "CPUExecutionProvider"]
         return ["CPUExecutionProvider"]
@@ -162,6 +184,14 @@ class OnnxSession:
             logits = out[0]
         self.pos += 1
         return logits
+
+    def step_batch(
+        self, tokens: np.ndarray, state: list[np.ndarray]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """(N, vocab) logits and the new (h, c) of N states (layers, N, hidden) stepped by
+        N tokens in one run; the session's own state is not touched (``batched`` graphs)."""
+        logits, h, c = self.sess.run(None, {"token": tokens, "h": state[0], "c": state[1]})
+        return logits, [h, c]
 
     def _step_cuda(self, token: int) -> np.ndarray:
         io = self.sess.io_binding()

@@ -134,6 +134,9 @@ class _Graph:
             sl[int(a)] = slice(int(s), int(e), int(st))
         return x[tuple(sl)]
 
+    def _op_Shape(self, x, start=0, end=None):  # a batched graph reads its batch size
+        return np.array(x.shape[start:end], dtype=np.int64)
+
     def _op_Gather(self, x, idx, axis=0):
         return np.take(x, idx, axis=axis)
 

@@ -23,7 +23,7 @@ DEPRECATION_NOTE = (
 
 def export_torchscript(model: torch.nn.Module, meta: dict, out: Path) -> None:
     """Trace the step graph and store ``meta`` as an extra file inside the archive."""
-    wrapper, inputs, _, _ = step_module(model.eval())
+    wrapper, inputs, _, _ = step_module(model.eval(), batched=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         traced = torch.jit.trace(wrapper, inputs, check_trace=False)

@@ -29,6 +29,8 @@ POSITIVE = [
     "plan_ms.p99",
     *(f"plan_ms_{bpm}.{s}" for bpm in (120, 240) for s in ("p50", "p99")),
     "listener_us.p99",
+    *(f"candidates_{n}.p99" for n in (1, 4, 8)),
+    *(f"candidates_{n}.per_candidate_vs_single" for n in (4, 8)),
     *(f"onset_ms.{c}.{s}" for c in ("idle", "loaded") for s in ("p50", "p99", "max")),
     "rss_mb.start",
     "rss_mb.end",

@@ -90,10 +90,10 @@ def test_tokens_after_the_last_draw_never_reach_the_model() -> None:
     planner.session.step = step
     real_window = planner._sample_window
 
-    def window(*args):
+    def window(run, *args):
         fed.clear()
-        out = real_window(*args)
-        assert fed == planner._spec[: len(fed)] and len(fed) < len(planner._spec)
+        out = yield from real_window(run, *args)
+        assert fed == run.spec[: len(fed)] and len(fed) < len(run.spec)
         return out
 
     planner._sample_window = window

@@ -57,12 +57,17 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--critic", type=Path, default=default_critic())
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--limit", type=int, help="every k-th call, for a quick look")
+    ap.add_argument("--systems", default="critic,random,one")
     args = ap.parse_args()
     calls = collect_calls(find_midi_files(args.data)).calls
+    if args.limit:
+        calls = calls[:: max(1, len(calls) // args.limit)]
     session = open_session(default_play_model("cpu"), "cpu")
     judge = CriticSession.open(args.critic)
     real_open = critic_session.CriticSession.open
     systems = {"critic": args.candidates, "random": args.candidates, "one": 1}
+    systems = {k: systems[k] for k in args.systems.split(",")}
     report: dict = {"calls": len(calls), "seeds": args.seeds, "candidates": args.candidates}
     picked: list = []
     for name, n in systems.items():
@@ -94,10 +99,12 @@ def main() -> None:
         report[name]["diversity"] = float(np.mean(div))
         report[name]["seconds"] = round(time.perf_counter() - t0, 1)
         print(name, json.dumps(report[name]), flush=True)
+    if not picked:
+        return
     x = [row(c.call, c.truth) for c, _ in picked] + [row(c.call, a) for c, a in picked]
     y = np.array([1] * len(picked) + [0] * len(picked))
     report["auc_vs_critic_picked"] = roc_auc(judge.scores(np.stack(x)), y)
-    better = [k for k in CLOSER if report["critic"][k] < report["random"][k]]
+    better = [k for k in CLOSER if "random" in report and report["critic"][k] < report["random"][k]]
     report["closer_than_random"] = better
     print(f"AUC {report['auc_vs_critic_picked']:.4f}; critic closer on {len(better)}/6: {better}")
     if args.out:

@@ -151,15 +151,16 @@ class ScriptedInput:
         """Nothing to release."""
 
 
-def test_replay_matches_the_live_loop_without_jack(tmp_path: Path) -> None:
+@pytest.mark.parametrize("candidates", [1, 4])
+def test_replay_matches_the_live_loop_without_jack(tmp_path: Path, candidates: int) -> None:
     """The live loop on fake ports (no JACK needed), with a barge-in: the replay of its log
     plays exactly the model notes it sent, and a log missing one clock read is reported as
-    diverged."""
+    diverged; so too with best of 4 candidates (the bundled critic picking each beat)."""
     script = []
     for i, pitch in enumerate([60, 62, 64, 65, 67, 65, 64, 62]):
         script += [(0.1 + 0.25 * i, [0x90, pitch, 90]), (0.3 + 0.25 * i, [0x80, pitch, 0])]
     script += [(3.1, [0x90, 70, 80]), (3.3, [0x80, 70, 0])]  # barges in on the answer
-    settings = PlaySettings(bpm=240.0, seed=5).validate()
+    settings = PlaySettings(bpm=240.0, seed=5, silence=1.0, candidates=candidates).validate()
     log, record = tmp_path / "s.jsonl", tmp_path / "s.mid"
     jam = LiveJam(
         settings, open_session(default_model(), "cpu"), ScriptedInput(script),

@@ -44,6 +44,7 @@ def summary(
         "skipped_beats": jam.beats_skipped,
         "sent": sched.sent,
         "late": sched.late,
+        "dropped_late": sched.dropped_late,
         "max_late_ms": round(sched.max_late_ns / 1e6, 2),
         # when that send was due, CLOCK_MONOTONIC seconds: to line it up with other logs
         "max_late_at": round(sched.max_late_at_ns / 1e9, 6),

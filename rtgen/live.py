@@ -50,6 +50,7 @@ from rtgen.jamstats import JamStats, summary
 from rtgen.memoryfile import save_memory
 from rtgen.midi import CONTROL_CHANGE, NOTE_OFF, NOTE_ON, PITCH_BEND, PROGRAM_CHANGE, kind_of
 from rtgen.replay import LoggedCalls, RecordingClock, SessionLog
+from rtgen.tokens import GRID_STEPS_PER_BEAT
 
 log = logging.getLogger("rtgen.play")
 STATUS_NS = 1_000_000_000
@@ -121,6 +122,8 @@ class LiveJam:
             on_error=self._on_error,
             send_ahead_ns=send_ahead_ns(settings, out),
             rt_priority=RT_PRIORITY if settings.realtime else None,
+            # a note whose time passed a grid step ago is not played (a frozen process)
+            max_late_ns=int(60e9 / settings.bpm / GRID_STEPS_PER_BEAT),
         )
         self.cfg = engine_config(settings, seed)
         self.engine = Engine(

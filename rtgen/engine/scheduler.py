@@ -85,6 +85,7 @@ class SchedulerStats:
     max_late_at_ns: int = 0  # when the latest send was due (clock time): to find its cause
     rejected_past: int = 0  # schedule calls refused: the deadline had already passed
     dropped: int = 0  # queued messages discarded unsent (cancel_from, panic)
+    dropped_late: int = 0  # notes whose note-on was too late to play (a frozen process)
     recent_late_ns: deque[int] = field(default_factory=lambda: deque(maxlen=1024))
 
     def as_dict(self) -> dict[str, int]:
@@ -95,6 +96,7 @@ class SchedulerStats:
             "max_late_ns": self.max_late_ns,
             "rejected_past": self.rejected_past,
             "dropped": self.dropped,
+            "dropped_late": self.dropped_late,
         }
 
 
@@ -119,6 +121,7 @@ class Scheduler:
         guard_ns: int = 3_000_000,
         send_ahead_ns: int = 0,
         rt_priority: int | None = None,
+        max_late_ns: int | None = None,
     ) -> None:
         if send_ahead_ns < 0:
             raise ValueError(f"send_ahead_ns must be >= 0, not {send_ahead_ns}")
@@ -145,6 +148,12 @@ class Scheduler:
         # Every deadline up to this was sent (None: nothing run yet). A session log's stop
         # record carries it: the replay sends exactly what the stopped send thread had sent.
         self.sent_through_ns: int | None = None
+        # A note (schedule_note) whose note-on is due more than this long ago is not played
+        # late: its note-on and its note-off are dropped and counted (after a freeze, a
+        # laptop's sleep). None: every note is sent, however late. Note-offs of notes that
+        # sound are always sent: the note that sounded through the freeze ends at once.
+        self.max_late_ns = max_late_ns
+        self._dropped_notes: set[int] = set()  # ids whose note-on was dropped
 
     # -- queueing (any thread) --------------------------------------------------------------
 
@@ -260,7 +269,9 @@ class Scheduler:
             due_ns = now_ns + self.send_ahead_ns  # deadlines up to this are sent now
             self.sent_through_ns = due_ns
             while heap and heap[0][0] <= due_ns:
-                t_ns, _, _, message, _ = heapq.heappop(heap)
+                t_ns, rank, _, message, note_id = heapq.heappop(heap)
+                if note_id != _NO_NOTE and self._too_late(rank, note_id, due_ns - t_ns):
+                    continue
                 self.port.send(message)
                 self.ledger.record(message)
                 sent += 1
@@ -274,6 +285,19 @@ class Scheduler:
                     stats.max_late_at_ns = t_ns - self.send_ahead_ns
         return sent
 
+    def _too_late(self, rank: int, note_id: int, late: int) -> bool:
+        """Whether a note's message is not sent: a note-on later than ``max_late_ns``, or
+        the note-off of such a note (no zero-length notes). Called with the lock held."""
+        if note_id in self._dropped_notes:
+            if rank == _RANK_OFF:
+                self._dropped_notes.discard(note_id)
+            return True
+        if rank == _RANK_ON and self.max_late_ns is not None and late > self.max_late_ns:
+            self._dropped_notes.add(note_id)
+            self.stats.dropped_late += 1
+            return True
+        return False
+
     def panic(self, hard: bool = False) -> int:
         """Clear the queue, send the ledger's panic messages now, flush; returns how many sent.
 
@@ -284,6 +308,7 @@ class Scheduler:
         with self._cond:
             self.stats.dropped += len(self._heap)
             self._heap.clear()
+            self._dropped_notes.clear()
             messages = self.ledger.panic_messages(hard=hard)
             failures = 0
             for message in messages:

@@ -56,7 +56,6 @@ class InputGate:
         self._bpm = lambda: bpm() or settings.bpm  # the tempo now, for the note budget
         channel = settings.in_channel
         self._channel = channel - 1 if channel else 0  # for key-ups of keys it never saw
-        self._held: dict[int, int] = {}  # pitch -> channel of keys down, to release them
         self._gated: set[tuple[int, int]] = set()  # (channel, pitch) of gated notes
         self._budget, self._budget_ns = 2.0 * NOTE_BUDGET, 0
 
@@ -85,9 +84,6 @@ class InputGate:
             return GATED
         if is_note_on(msg):
             self.stats.notes_in += 1
-            self._held[msg[1]] = status & 0x0F
-        elif kind in (NOTE_OFF, NOTE_ON):
-            self._held.pop(msg[1], None)
         return PLAY
 
     def _over_budget(self, msg: Message, t_ns: int) -> bool:
@@ -112,13 +108,12 @@ class InputGate:
         self._gated.add(key)
         return True
 
-    def key_ups(self, keys: list[int], pedal: bool) -> list[Message]:
-        """Key-ups for the keys a lost keyboard was holding (and the pedal), to be handled as
-        if played: each on the channel its key went down on."""
-        ups = [note_off(self._held.get(pitch, self._channel), pitch) for pitch in keys]
+    def key_ups(self, keys: list[tuple[int, int]], pedal: bool) -> list[Message]:
+        """Key-ups for the (channel, pitch) keys a lost keyboard was holding (and the pedal,
+        on the input channel), to be handled as if played."""
+        ups = [note_off(ch, pitch) for ch, pitch in keys]
         if pedal:
             ups.append(control_change(self._channel, CC_SUSTAIN, 0))
-        self._held.clear()
         return ups
 
 

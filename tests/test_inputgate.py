@@ -72,11 +72,11 @@ def test_notes_past_the_budget_are_gated_with_their_note_offs() -> None:
 
 
 def test_key_ups_for_a_lost_keyboard_use_each_key_s_channel() -> None:
-    """Keys seen going down get their key-up on their channel; unseen ones on the input
-    channel; the pedal is lifted too."""
+    """Each held (channel, pitch) key gets its key-up on its channel; the pedal is lifted
+    on the input channel."""
     gate, _, _ = _gate(in_channel=3)
-    gate.judge((0x95, 60, 90), 0)
-    assert gate.key_ups([60, 62], True) == [(0x85, 60, 0), (0x82, 62, 0), (0xB2, 64, 0)]
+    ups = gate.key_ups([(5, 60), (2, 62), (7, 60)], True)
+    assert ups == [(0x85, 60, 0), (0x82, 62, 0), (0x87, 60, 0), (0xB2, 64, 0)]
 
 
 def test_cc_actions_become_engine_calls() -> None:

@@ -281,8 +281,9 @@ class Engine:
             step_ns=tuple(plan.step_ns[-STATS_STEPS:]),
         )
 
-    def held_keys(self) -> tuple[list[int], bool]:
-        """(the pitches of the keys down, low to high; whether the sustain pedal is down)."""
+    def held_keys(self) -> tuple[list[tuple[int, int]], bool]:
+        """(the (channel, pitch) of the keys down, in order; whether the sustain pedal is
+        down)."""
         return sorted(self.listener.keys_down), self.listener.pedal
 
     def player_notes(self) -> list[Note]:

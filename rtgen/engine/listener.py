@@ -5,6 +5,9 @@ callback enqueued. It follows the keyboard as a musician plays it:
 - a note-on with velocity 0 is a note-off;
 - sustain (CC64 >= 64) keeps released notes sounding until the pedal lifts; a key is "held"
   for call-and-response only while the finger is down, but the note lasts for the model;
+- keys are (channel, pitch): the same pitch held on two channels (a split, two players on
+  one port) is two keys, and the call goes on until both are up; the model hears that
+  pitch struck again at the second key down, and ended at the last key up;
 - CC123 (all notes off) clears the tracker;
 - an input channel filter (None = omni);
 - a key down for STUCK_HELD_BEATS while no note came for STUCK_QUIET_BEATS lost its note-off
@@ -29,7 +32,8 @@ STUCK_QUIET_BEATS = 8.0
 class Listener:
     timeline: BeatTimeline
     channel: int | None = None  # 0-based input channel, None = all
-    keys_down: dict[int, tuple[int, int]] = field(default_factory=dict)  # pitch -> (t_ns, vel)
+    # (channel, pitch) -> (t_ns, vel) of the keys down
+    keys_down: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)
     sounding: dict[int, tuple[int, int]] = field(default_factory=dict)  # incl. pedal-held
     pedal: bool = False
     last_on_ns: int | None = None
@@ -55,9 +59,9 @@ class Listener:
         if kind in (midi.NOTE_OFF, midi.NOTE_ON):
             self.last_note_ns = t_ns
         if kind == midi.NOTE_ON and data2 > 0:
-            return self._on(data1, data2, t_ns)
+            return self._on(ch, data1, data2, t_ns)
         if kind == midi.NOTE_OFF or kind == midi.NOTE_ON:  # a note-on of velocity 0 ends it
-            return self._key_up(data1, t_ns)
+            return self._key_up(ch, data1, t_ns)
         if kind == midi.CONTROL_CHANGE and data1 == midi.CC_SUSTAIN:
             return self._pedal(data2 >= 64, t_ns)
         if kind == midi.CONTROL_CHANGE and data1 in (midi.CC_ALL_SOUND_OFF, midi.CC_ALL_NOTES_OFF):
@@ -67,11 +71,11 @@ class Listener:
     def _beat(self, t_ns: int) -> float:
         return self.timeline.beat_at(t_ns)
 
-    def _on(self, pitch: int, vel: int, t_ns: int) -> list[NoteEvent]:
+    def _on(self, ch: int, pitch: int, vel: int, t_ns: int) -> list[NoteEvent]:
         out = []
         if pitch in self.sounding:  # a re-strike (e.g. under the pedal) ends the old note
             out += self._end(pitch, t_ns)
-        self.keys_down[pitch] = (t_ns, vel)
+        self.keys_down[(ch, pitch)] = (t_ns, vel)
         self.sounding[pitch] = (t_ns, vel)
         self.last_on_ns = t_ns
         if self.call_start_ns is None:
@@ -79,12 +83,12 @@ class Listener:
         out.append(NoteEvent(self._beat(t_ns), pitch, vel, Role.PLAYER))
         return out
 
-    def _key_up(self, pitch: int, t_ns: int) -> list[NoteEvent]:
-        if self.keys_down.pop(pitch, None) is None:
+    def _key_up(self, ch: int, pitch: int, t_ns: int) -> list[NoteEvent]:
+        if self.keys_down.pop((ch, pitch), None) is None:
             return []
         self.last_off_ns = t_ns
-        if self.pedal:
-            return []  # the pedal keeps it sounding
+        if self.pedal or any(p == pitch for _, p in self.keys_down):
+            return []  # the pedal, or the same pitch on another channel, keeps it sounding
         return self._end(pitch, t_ns)
 
     def _end(self, pitch: int, t_ns: int) -> list[NoteEvent]:
@@ -100,7 +104,8 @@ class Listener:
         if down:
             return []
         out: list[NoteEvent] = []
-        for pitch in sorted(p for p in self.sounding if p not in self.keys_down):
+        held = {p for _, p in self.keys_down}
+        for pitch in sorted(p for p in self.sounding if p not in held):
             out += self._end(pitch, t_ns)
         if out:
             self.last_off_ns = t_ns
@@ -124,10 +129,10 @@ class Listener:
         if now - self._beat(self.last_note_ns) < STUCK_QUIET_BEATS:
             return []
         out: list[NoteEvent] = []
-        for pitch, (t0, _) in sorted(self.keys_down.items()):
+        for (ch, pitch), (t0, _) in sorted(self.keys_down.items()):
             if now - self._beat(t0) >= STUCK_HELD_BEATS:
                 self.stuck_released += 1
-                out += self._key_up(pitch, now_ns)
+                out += self._key_up(ch, pitch, now_ns)
         return out
 
     @property

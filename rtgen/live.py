@@ -133,6 +133,7 @@ class LiveJam:
         self.stop_reason: str | None = None
         self.error: BaseException | None = None
         self.exit_code = 0
+        self.port_claim = None  # rtgen.io.portclaim: held while this jam plays to its port
         self.stats = JamStats()
         self.gate = InputGate(self.sent, self.stats, settings, lambda: self.timeline.bpm)
         self.beats = BeatSender(self.timeline, self.scheduler, self.clock.now_ns, settings)

@@ -315,6 +315,7 @@ def _start(
     """Memory, model, ports, LiveJam with its signal handlers; every port closed if anything
     fails."""
     from rtgen.io import ports
+    from rtgen.io.portclaim import claim_output
     from rtgen.live import LiveJam
     from rtgen.memoryfile import load_memory
     from rtgen.sessions import open_play_session
@@ -331,6 +332,14 @@ def _start(
         status = _status_printer(quiet)
         jam = LiveJam(settings, session, in_port, out_port, seed, record, status, log_path, memory)
         jam.install_signals()
+        if not virtual:  # a virtual port is this process's own: nobody else plays to it
+            jam.port_claim = claim_output(out_port.name)
+            if jam.port_claim is None:
+                print(
+                    f"rtgen: warning: another rtgen already plays to '{out_port.name}': "
+                    "every answer will sound twice (stop the other one)",
+                    file=sys.stderr,
+                )
     except BaseException:
         for port in (in_port, out_port):
             if port is not None:

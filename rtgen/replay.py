@@ -211,6 +211,9 @@ class ReplayResult:
     inputs: int
     settings: Any
     seed: int
+    # every message the replay sent, at its deadline: (CLOCK_MONOTONIC ns, message), the
+    # live session's own clock (its origin is the log's), to judge live arrivals against
+    sent: list = dataclasses.field(default_factory=list)
 
 
 def _checked(header: dict, model: Path | None) -> tuple[Any, Path]:
@@ -307,7 +310,7 @@ def replay(path: Path, model: Path | None = None) -> ReplayResult:
     beat_at = rig.timeline.beat_at
     model_notes = sent_to_notes(rig.port.sent, beat_at, Role.MODEL, rig.cfg.out_channel)
     player = rig.engine.player_notes()
-    return ReplayResult(player, model_notes, calls, inputs, settings, rig.seed)
+    return ReplayResult(player, model_notes, calls, inputs, settings, rig.seed, rig.port.sent)
 
 
 def bar_aligned(player: list, model: list, beats_per_bar: int) -> list:

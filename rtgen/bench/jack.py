@@ -52,10 +52,11 @@ def reachable() -> bool:
     return True
 
 
-def spawn_dummy(name: str) -> tuple[subprocess.Popen, dict[str, str], Path]:
+def spawn_dummy(name: str, sync: bool = True) -> tuple[subprocess.Popen, dict[str, str], Path]:
     """Start ``jackd -n NAME`` on the dummy driver (RATE, PERIOD_FRAMES); its output goes
     to a log file. Returns the process, the environment that names the server, the log.
-    Its own session: a Ctrl-C at the terminal reaches rtgen (or pytest) first."""
+    Its own session: a Ctrl-C at the terminal reaches rtgen (or pytest) first. ``sync``:
+    synchronous mode (-S); False: JACK2's default, asynchronous, as users run it."""
     env = {**os.environ, "JACK_DEFAULT_SERVER": name, "JACK_NO_AUDIO_RESERVATION": "1"}
     log_path = Path(tempfile.gettempdir()) / f"{name}.log"
     with open(log_path, "wb") as log:
@@ -64,7 +65,8 @@ def spawn_dummy(name: str) -> tuple[subprocess.Popen, dict[str, str], Path]:
             # asynchronous mode a client that finishes late (a virtual machine's host took
             # the CPU) has its MIDI read a cycle early or late, so a message arrives twice or
             # never (seen here: a note-on twice, counted as a note left sounding).
-            ["jackd", "-S", "-n", name, "-d", "dummy", "-r", str(RATE), "-p", str(PERIOD_FRAMES)],
+            ["jackd", *(["-S"] if sync else []), "-n", name, "-d", "dummy"]
+            + ["-r", str(RATE), "-p", str(PERIOD_FRAMES)],
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=log,

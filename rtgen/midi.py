@@ -131,3 +131,11 @@ def channel_of(message: Message) -> int | None:
     if not message or not 0x80 <= message[0] < SYSEX:
         return None
     return message[0] & 0x0F
+
+
+PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+
+
+def pitch_name(pitch: int) -> str:
+    """Scientific pitch name, ``60 -> "C4"``, ``61 -> "C#4"`` (MIDI 60 is middle C)."""
+    return f"{PITCH_CLASSES[pitch % 12]}{pitch // 12 - 1}"

@@ -13,6 +13,7 @@ import typer
 from rtgen.commands.choices import ClockSource, Device, MidiApi, ModeName
 from rtgen.config import PlaySettings, load_preset, merge
 from rtgen.errors import RtgenError
+from rtgen.midi import pitch_name
 from rtgen.paths import check_writable
 from rtgen.statusline import Field, StatusLine, fit
 
@@ -45,6 +46,10 @@ def status_fields(f: dict) -> list[Field]:
     refreshes."""
     return [
         Field(f"{f['state']:<10}", f["state"], rank=0),
+        # the keys rtgen believes are down: a call stays open while they are (a lost
+        # note-off shows here), and a keyboard wired but silent says so
+        *([Field(f"holding {f['held']}", f"hold {f['held']}", rank=1)] if f.get("held") else []),
+        *([Field("nothing heard yet", "no input", rank=1)] if f.get("deaf") else []),
         Field(f"{f['bpm']:6.1f} BPM", f"{f['bpm']:.0f} BPM", rank=0),
         Field(f"bar {f['bar']:>4}", f"bar {f['bar']}", rank=1),
         Field(f"in {f['in']:>5}", f"in {f['in']}", rank=2),
@@ -80,7 +85,29 @@ def _status_figures(jam: LiveJam) -> dict:
         "skipped": jam.stats.beats_skipped,
         "in_drop": jam.inp.dropped,
         "memory": st.memory_notes,
+        "held": held_names(jam.engine.held_keys()[0]),
+        "deaf": jam.stats.msgs_in == 0 and jam.clock.now_ns() - jam.origin > DEAF_AFTER_NS,
     }
+
+
+DEAF_AFTER_NS = 5_000_000_000  # a keyboard silent this long after the start is worth a word
+
+
+def input_warnings(stats: dict, ran_ns: int, port: str) -> list[str]:
+    """What the exit line's figures say about the input, in words: a keyboard that sent
+    nothing in a jam of more than DEAF_AFTER_NS, keys whose note-off never came."""
+    out = []
+    if stats["in"] == 0 and ran_ns > DEAF_AFTER_NS:
+        out.append(f"nothing came in on '{port}' (is the keyboard sending, on that port?)")
+    if stats["stuck_keys"]:
+        out.append(f"{stats['stuck_keys']} key(s) lost their note-off and were released by rtgen")
+    return out
+
+
+def held_names(keys: list[tuple[int, int]]) -> str:
+    """``[(0, 64), (1, 64)]`` -> ``"E4 E4/ch2"``: the keys down, a channel shown when it is
+    not the first (the 1-based number, as a keyboard shows it)."""
+    return " ".join(pitch_name(p) + (f"/ch{c + 1}" if c else "") for c, p in keys)
 
 
 class _PlayStatus:
@@ -293,10 +320,10 @@ def register(app: typer.Typer) -> None:
         code = jam.run(seconds)
         if not quiet:  # the status line, if any, ended when the jam stopped
             print(f"rtgen: stopped ({jam.stop_reason})", file=sys.stderr)
-        print(
-            "rtgen: stats " + " ".join(f"{k}={v}" for k, v in jam.summary().items()),
-            file=sys.stderr,
-        )
+        stats = jam.summary()
+        print("rtgen: stats " + " ".join(f"{k}={v}" for k, v in stats.items()), file=sys.stderr)
+        for warning in input_warnings(stats, jam.clock.now_ns() - jam.origin, jam.inp.name):
+            print(f"rtgen: warning: {warning}", file=sys.stderr)
         raise typer.Exit(code)
 
 

@@ -10,9 +10,13 @@ callback enqueued. It follows the keyboard as a musician plays it:
   pitch struck again at the second key down, and ended at the last key up;
 - CC123 (all notes off) clears the tracker;
 - an input channel filter (None = omni);
-- a key down for STUCK_HELD_BEATS while no note came for STUCK_QUIET_BEATS lost its note-off
-  (a cable pulled mid-note, a dropped message): it is released, or call-and-response would
-  wait for it forever.
+- a key that lost its note-off (a cable pulled mid-note, a message JACK dropped) is released,
+  or call-and-response would wait for it forever. What tells it from a key held on purpose
+  is the player's other activity: a key held LINE_HELD_BEATS while the player went on with
+  LINE_NOTES notes around it (within an octave), each struck and released, was part of a
+  line and is lost (a bass or a chord held under a melody an octave or more away is not
+  touched); a key down STUCK_HELD_BEATS while nothing at all was played for
+  STUCK_QUIET_BEATS is released too (a chord held for up to eight bars is kept).
 Events come out stamped in beats by the timeline, for the streaming encoder.
 """
 
@@ -24,8 +28,11 @@ from rtgen import midi
 from rtgen.engine.clock import BeatTimeline
 from rtgen.events import Note, NoteEvent, Role
 
-STUCK_HELD_BEATS = 16.0
-STUCK_QUIET_BEATS = 8.0
+STUCK_HELD_BEATS = 32.0
+STUCK_QUIET_BEATS = 16.0
+LINE_HELD_BEATS = 4.0  # a key lost inside a line: released after this long at the least
+LINE_NOTES = 6  # and this many notes of the line struck and released around it since
+LINE_SEMITONES = 12  # "around": within an octave
 
 
 @dataclass
@@ -126,14 +133,23 @@ class Listener:
         if not self.keys_down or self.last_note_ns is None:
             return []
         now = self._beat(now_ns)
-        if now - self._beat(self.last_note_ns) < STUCK_QUIET_BEATS:
-            return []
+        quiet = now - self._beat(self.last_note_ns) >= STUCK_QUIET_BEATS
         out: list[NoteEvent] = []
         for (ch, pitch), (t0, _) in sorted(self.keys_down.items()):
-            if now - self._beat(t0) >= STUCK_HELD_BEATS:
+            held = now - self._beat(t0)
+            lost = (quiet and held >= STUCK_HELD_BEATS) or (
+                held >= LINE_HELD_BEATS and self._line_went_on(pitch, self._beat(t0))
+            )
+            if lost:
                 self.stuck_released += 1
                 out += self._key_up(ch, pitch, now_ns)
         return out
+
+    def _line_went_on(self, pitch: int, since: float) -> bool:
+        """LINE_NOTES finished notes within LINE_SEMITONES of ``pitch`` began after ``since``."""
+        recent = self.notes[-4 * LINE_NOTES :]  # in the order they ended
+        near = [n for n in recent if n.start > since and abs(n.pitch - pitch) <= LINE_SEMITONES]
+        return len(near) >= LINE_NOTES
 
     @property
     def any_held(self) -> bool:

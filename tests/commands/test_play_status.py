@@ -112,3 +112,25 @@ def test_end_and_log_records_leave_clean_lines(monkeypatch: pytest.MonkeyPatch) 
     assert len(first) <= 40  # "\r" + 39 columns
     assert "\x1b[K\r\x1b[Koutput port gone\n" in out
     assert out.endswith("\ranswering\x1b[K\nrtgen: stopped (SIGINT)\n")
+
+
+def test_the_keys_held_and_a_silent_keyboard_show() -> None:
+    """A key rtgen thinks is down is named (a lost note-off is seen, not guessed), with its
+    channel when it is not the first; a keyboard that sent nothing says so."""
+    from rtgen.commands.play_cmd import held_names
+
+    assert held_names([(0, 64), (1, 64), (0, 61)]) == "E4 E4/ch2 C#4"
+    line = format_status({**CALM, "held": "E4 E4/ch2"}, 200)
+    assert "holding E4 E4/ch2" in line
+    assert "nothing heard yet" in format_status({**CALM, "deaf": True}, 200)
+    assert "holding" not in format_status(CALM, 200) and "nothing" not in format_status(CALM, 200)
+
+
+def test_the_exit_warns_of_a_silent_keyboard_and_of_lost_note_offs() -> None:
+    from rtgen.commands.play_cmd import input_warnings
+
+    quiet = {"in": 0, "stuck_keys": 0}
+    assert "nothing came in on 'kbd'" in input_warnings(quiet, 6_000_000_000, "kbd")[0]
+    assert input_warnings(quiet, 2_000_000_000, "kbd") == []  # too short to tell
+    assert "lost their note-off" in input_warnings({"in": 9, "stuck_keys": 1}, 10**10, "k")[0]
+    assert input_warnings({"in": 9, "stuck_keys": 0}, 10**10, "kbd") == []

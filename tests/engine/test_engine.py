@@ -158,13 +158,14 @@ def test_a_flood_of_notes_never_runs_the_stream_ahead_of_the_clock() -> None:
 
 
 def test_a_key_that_lost_its_note_off_is_released() -> None:
-    """A call whose last key never sends a note-off: 16 beats after it went down, with no
-    note for 8 beats, the key is released (counted) and the model answers; before, it waits."""
+    """A call whose last key never sends a note-off, the player silent after it: 32 beats
+    after it went down, with no note for 16 (a chord may be held for up to eight bars), the
+    key is released (counted) and the model answers; before, it waits."""
     rig = _rig()
     b = rig.beats_to_ns
     inputs = _call(rig, 4, [60, 62, 64]) + [(b(7), (0x90, 65, 90))]  # 65 never comes up
-    rig.run(inputs, b(60))  # the call lasts 19 beats, so does the answer
+    rig.run(inputs, b(80))  # the call lasts 35 beats; the answer is as long
     ons = _model_ons(rig)
     assert rig.engine.listener.stuck_released == 1
-    assert ons and 25.0 <= min(ons) <= 27.0  # released at 23 (down at 7, + 16), + 2.25 silence
+    assert ons and 41.0 <= min(ons) <= 43.0  # released at 39 (down at 7, + 32), + 2.25 silence
     assert _sounding_after(rig.port.sent) == 0

@@ -33,6 +33,15 @@ def _unavailable(reason: str) -> None:
     pytest.skip(f"JACK unavailable: {reason}")
 
 
+def jack_mode() -> str:
+    """The test server's mode: ``sync`` (jackd -S, the default) or ``async`` (JACK2's own
+    default, as users run it): RTGEN_JACK_MODE. CI runs the JACK tests in both."""
+    mode = os.environ.get("RTGEN_JACK_MODE", "sync")
+    if mode not in ("sync", "async"):
+        raise ValueError(f"RTGEN_JACK_MODE must be sync or async, not {mode!r}")
+    return mode
+
+
 def dummy_server() -> Iterator[str]:
     """A JACK dummy server with a unique name (48 kHz, 64 frames: 1.33 ms periods).
 
@@ -43,7 +52,7 @@ def dummy_server() -> Iterator[str]:
     if missing:
         _unavailable(f"{', '.join(missing)} not found (apt-get install jackd2)")
     name = f"rtgentest-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    proc, env, log_path = spawn_dummy(name)
+    proc, env, log_path = spawn_dummy(name, sync=jack_mode() == "sync")
     try:
         if not wait_ready(name, proc, env):
             what = (

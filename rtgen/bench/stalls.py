@@ -10,7 +10,9 @@ No process in the guest can be on time through that, so a timing test that fails
 tests the host. :class:`MachineStalls` runs one canary process pinned to each CPU that sleeps
 1 ms in a loop and records every wake-up later than ``threshold_ms``: a stall is a moment
 when a plain process on that CPU could not run. A late event of rtgen's is *the machine's*
-when a canary stalled over it; any other late event is rtgen's own, and fails the test.
+only when every CPU's canary stalled over it at once (the whole machine stopped, as a host's
+steal does): one busy core excuses nothing, as rtgen could have run on another. Any other
+late event is rtgen's own, and fails the test.
 
 The canaries are separate processes, so rtgen's own faults (a garbage collection, a thread
 waiting for the GIL, a lock held by the planner) never show up in them.
@@ -45,14 +47,28 @@ with open(out, "w") as f:
 """
 
 
+def _intersect(a: list[tuple[float, float]], b: list[tuple[float, float]]) -> list:
+    """The spans covered by both lists of spans (each list sorted, its spans disjoint or
+    overlapping: every pair is intersected, the lists are short)."""
+    out = []
+    for a0, a1 in a:
+        for b0, b1 in b:
+            lo, hi = max(a0, b0), min(a1, b1)
+            if hi > lo:
+                out.append((lo, hi))
+    return sorted(out)
+
+
 class MachineStalls:
     """Canary processes, one per CPU, from ``start()`` to ``stop()`` (or a ``with`` block).
 
-    ``stalls`` is a list of (start seconds on perf_counter, length seconds), all CPUs."""
+    ``stalls`` is a list of (start seconds on perf_counter, length seconds), all CPUs;
+    ``by_cpu`` the same per CPU."""
 
     def __init__(self, threshold_ms: float = 1.0) -> None:
         self.threshold_s = threshold_ms / 1e3
         self.stalls: list[tuple[float, float]] = []
+        self.by_cpu: list[list[tuple[float, float]]] = []
         self._procs: list[tuple[subprocess.Popen, Path]] = []
 
     def start(self) -> MachineStalls:
@@ -75,7 +91,9 @@ class MachineStalls:
         for proc, path in self._procs:
             proc.wait(timeout=10)
             proc.stdout.close()
-            self.stalls += [tuple(s) for s in json.loads(path.read_text() or "[]")]
+            mine = sorted(tuple(s) for s in json.loads(path.read_text() or "[]"))
+            self.by_cpu.append(mine)
+            self.stalls += mine
             path.unlink(missing_ok=True)
         self._procs.clear()
         self.stalls.sort()
@@ -89,8 +107,15 @@ class MachineStalls:
             self.stop()
 
     def over(self, start: float, end: float) -> float:
-        """Seconds of the longest stall overlapping [start, end] (0.0 if none)."""
-        return max((s for t, s in self.stalls if t < end and t + s > start), default=0.0)
+        """Seconds of the longest time within [start, end] during which every CPU's canary
+        was stalled at once (0.0 if none)."""
+        common: list[tuple[float, float]] | None = None
+        for cpu in self.by_cpu or [self.stalls]:
+            spans = [(max(t, start), min(t + s, end)) for t, s in cpu if t < end and t + s > start]
+            common = spans if common is None else _intersect(common, spans)
+            if not common:
+                return 0.0
+        return max((b - a for a, b in common or []), default=0.0)
 
     def longest(self) -> float:
         return max((s for _, s in self.stalls), default=0.0)

@@ -45,6 +45,7 @@ from rtgen.engine.scheduler import Scheduler
 from rtgen.hotplug import PORT_CHECK_NS, PortWatch
 from rtgen.inputgate import ACTION, CLOCK, PLAY, InputGate, action_calls
 from rtgen.io.guarded import GuardedOutput, SentLog
+from rtgen.io.jackwatch import EXIT_SERVER_LOST, JackWatch
 from rtgen.jamrecord import log_header, write_record
 from rtgen.jamstats import JamStats, summary
 from rtgen.memoryfile import save_memory
@@ -134,6 +135,8 @@ class LiveJam:
         self.error: BaseException | None = None
         self.exit_code = 0
         self.port_claim = None  # rtgen.io.portclaim: held while this jam plays to its port
+        on_jack = "jack" in (getattr(out, "api", None), getattr(inp, "api", None))
+        self.jack_watch = JackWatch.open() if on_jack else None  # the server's end, seen
         self.stats = JamStats()
         self.gate = InputGate(self.sent, self.stats, settings, lambda: self.timeline.bpm)
         self.beats = BeatSender(self.timeline, self.scheduler, self.clock.now_ns, settings)
@@ -214,6 +217,15 @@ class LiveJam:
                 deadline = self._call({"k": "tick"}, now)
                 self.beats.ahead(now)
             if now >= next_check:
+                if self.jack_watch is not None and self.jack_watch.lost:
+                    log.warning(
+                        "the JACK server went away: rtgen stops (exit %d), start it again "
+                        "once JACK is back",
+                        EXIT_SERVER_LOST,
+                    )
+                    self.exit_code = EXIT_SERVER_LOST
+                    self.request_stop("JACK server lost")
+                    break
                 self.ports.check(now)
                 next_check = now + PORT_CHECK_NS
             if now >= next_status:
@@ -284,6 +296,8 @@ class LiveJam:
             log.warning("panic failed: %s", exc)
         if self.log is not None:
             self.log.close()
+        if self.jack_watch is not None:
+            self.jack_watch.close()
         if self.s.memory_file:
             save_memory(self.engine.memory_doc(), self.s.memory_file)
         if self.record is not None:

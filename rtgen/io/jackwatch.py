@@ -6,11 +6,16 @@ lines. A small client of rtgen's own, opened with libjack through ctypes, asks J
 shutdown callback: JACK calls it within milliseconds of the server's end (7 ms measured on
 the dummy driver, server SIGKILLed).
 
-Reconnecting in the same process is not offered yet: in a first try (the server SIGKILLed
-and started again under the same name a second later), a new rtmidi client made in that
-process found no server, though a plain libjack client did. So `rtgen play` says so on one
-line and exits with EXIT_SERVER_LOST, for a supervisor to start it again (the systemd recipe
-in docs/reliability.md restarts on failure).
+Reconnecting in the same process is not offered: measured here (server SIGKILLed, started
+again under the same name), a dead server's rtmidi clients go on listing their old ports
+(why rtgen saw no port loss), and new rtmidi clients made in that process afterwards find no
+server at all, even with the old ones closed and deleted first and seconds after the server
+is back; only a fresh process connects. So `rtgen play` says so on one line and exits with
+EXIT_SERVER_LOST, for a supervisor to start it again (the systemd recipe in
+docs/reliability.md restarts on failure). A self-restart (exec once the server answers,
+then waiting for the --in/--out ports) is the way to do it inside rtgen; its test would need
+keyboard and synth peers in processes of their own, as the test's own are broken the same
+way.
 
     watch = JackWatch.open()      # None: no libjack, or no server (then nothing to watch)
     if watch is not None and watch.lost: ...

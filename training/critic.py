@@ -82,8 +82,7 @@ def answers(session, calls: list[Call], settings, seed: int, label: str) -> list
     """One engine answer per call (seed ``seed + i``), with a progress line."""
     out, t0 = [], time.perf_counter()
     for i, c in enumerate(calls):
-        s = replace(settings(seed + i), seed=seed + i)
-        out.append(engine_answer(session, c.call, seed + i, s))
+        out.append(engine_answer(session, c.call, seed + i, settings(seed + i)))
         if (i + 1) % 500 == 0 or i + 1 == len(calls):
             rate = (i + 1) / (time.perf_counter() - t0)
             print(f"  {label}: {i + 1}/{len(calls)} answers ({rate:.0f}/s)", flush=True)

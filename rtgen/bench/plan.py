@@ -21,6 +21,7 @@ from rtgen.config import PlaySettings
 from rtgen.engine.build import engine_config
 from rtgen.engine.engine import PLAN_AHEAD_MAX_NS
 from rtgen.engine.offline import OfflineRig
+from rtgen.engine.planner import PlanStats
 from rtgen.io.midifile import read_midi
 from rtgen.midi import note_off, note_on
 
@@ -40,20 +41,28 @@ def _call_inputs(rig: OfflineRig, channel: int) -> list[tuple[int, tuple[int, ..
     return inputs
 
 
+def _planner_stats(
+    model: Path, device: str, settings: PlaySettings, seed: int, calls_at: range, beats: int
+) -> PlanStats:
+    """The planner's stats after ``beats`` beats of the real engine on ``model`` with
+    ``settings``, the demo call played in from each beat of ``calls_at``."""
+    from rtgen.sessions import open_session
+
+    session = open_session(model, device, threads=1)
+    rig = OfflineRig(engine_config(settings, seed), session, bpm=settings.bpm)
+    inputs = [(t + rig.beats_to_ns(b), m) for b in calls_at for t, m in _call_inputs(rig, 0)]
+    gc.collect()
+    rig.run(inputs, rig.beats_to_ns(1 + beats))
+    rig.stop()
+    return rig.engine.planner.stats
+
+
 def plan_times(
     model: Path, device: str, bpm: float, beats: int = PLAN_BEATS, seed: int = 0
 ) -> tuple[dict, np.ndarray]:
     """Figures (ms) of each beat's plan at ``bpm``, and the samples (ns)."""
-    from rtgen.sessions import open_session
-
-    session = open_session(model, device, threads=1)
     settings = PlaySettings(mode=MODE, bpm=bpm, seed=seed).validate()
-    cfg = engine_config(settings, seed)
-    rig = OfflineRig(cfg, session, bpm=bpm)
-    gc.collect()
-    rig.run(_call_inputs(rig, 0), rig.beats_to_ns(1 + beats))
-    rig.stop()
-    stats = rig.engine.planner.stats
+    stats = _planner_stats(model, device, settings, seed, range(1), beats)
     samples = np.asarray(stats.plan_ns, dtype=np.int64)
     beat_ns = 60e9 / bpm
     figures = summary(samples, "ms") or {}
@@ -82,20 +91,10 @@ def candidate_plan_times(
     call-response mode (best of N is for answers): the demo call every 40 beats, each
     answered for 8 bars. Also the batched step's cost per candidate against a one-state
     step of the same run (the commits step one state)."""
-    from rtgen.sessions import open_session
-
-    session = open_session(model, device, threads=1)
     settings = PlaySettings(
         bpm=bpm, seed=seed, answer_bars=ANSWER_BARS, candidates=n, silence=1.0
     ).validate()
-    rig = OfflineRig(engine_config(settings, seed), session, bpm=bpm)
-    inputs = []
-    for start in range(0, beats - 36, 40):
-        inputs += [(t + rig.beats_to_ns(start), m) for t, m in _call_inputs(rig, 0)]
-    gc.collect()
-    rig.run(sorted(inputs), rig.beats_to_ns(1 + beats))
-    rig.stop()
-    stats = rig.engine.planner.stats
+    stats = _planner_stats(model, device, settings, seed, range(0, beats - 36, 40), beats)
     figures = summary(np.asarray(stats.plan_ns, dtype=np.int64), "ms") or {}
     single = float(np.median(stats.step_ns)) if stats.step_ns else None
     batch = float(np.median(stats.batch_step_ns)) if stats.batch_step_ns else None

@@ -19,10 +19,13 @@ def model_info(path: Path) -> dict:
         from rtgen.critic.session import critic_meta
         from rtgen.graph_contract import read_onnx_meta
 
-        critic = critic_meta(path)
-        if critic is not None:
+        try:
+            meta, fmt = read_onnx_meta(path), "onnx"
+        except RtgenError:  # not a model: a critic describes itself in its own format
+            critic = critic_meta(path)
+            if critic is None:
+                raise
             return _critic_info(path, critic)
-        meta, fmt = read_onnx_meta(path), "onnx"
         if meta.get("export", {}).get("quantized"):
             fmt = f"onnx ({meta['export']['quantized']})"
     elif path.suffix == ".ckpt":

@@ -18,6 +18,7 @@ them every plan, repeat exactly.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Generator
 from typing import Any
 
@@ -98,8 +99,6 @@ def states_for(session, snap, n: int):
 def drive_many(cands: list[Candidate], states, on_step: Callable[[int], None]) -> list[Any]:
     """Run the candidates in lockstep over ``states``; their results in order. ``on_step``
     is told the wall time (ns) of each batched step."""
-    import time
-
     n = len(cands)
     results: list[Any] = [None] * n
     waiting: dict[int, tuple[str, list[int]]] = {}

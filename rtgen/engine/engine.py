@@ -185,7 +185,9 @@ class Engine:
         bar = self.cfg.mode.beats_per_bar
         if answer:
             call = self.listener.notes[self._call_from :]
-            self.planner.begin_answer(call_window(call, bar), beat)
+            # the critic's call (with one candidate, nothing to judge: nothing kept)
+            window = call_window(call, bar) if self.planner.critic is not None else None
+            self.planner.begin_answer(window, beat)
             self._answered = (self._call_from, call_start_ns, False)
             self._call_from = len(self.listener.notes)
             steps = (self.mode.answer_end - beat) * T.GRID_STEPS_PER_BEAT

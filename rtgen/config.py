@@ -202,6 +202,22 @@ def _check_key(text: str) -> None:
             ) from None
 
 
+def _check_critic(text: str) -> None:
+    """A critic file, when one is named: there, and an rtgen critic (before any port opens)."""
+    if not text:
+        return  # the bundled one
+    try:
+        there = Path(text).is_file()
+    except (OSError, ValueError):  # a name too long, a NUL byte
+        there = False
+    if not there:
+        raise BadValue(f"{short(text)}: no such file")
+    from rtgen.critic.session import critic_meta
+
+    if critic_meta(Path(text)) is None:
+        raise BadValue(f"{short(text)} is not an rtgen critic (training/critic.py writes one)")
+
+
 def _check_cc(table: dict) -> None:
     seen: dict[int, str] = {}
     for action, number in table.items():
@@ -264,7 +280,7 @@ SCHEMA: dict[str, Rule] = {
     "key_strict": Rule(bool, flag="--key-strict"),
     "memory_weight": Rule(float, 0, 1, flag="--memory-weight"),  # a share of a mixture
     "candidates": Rule(int, 1, MAX_CANDIDATES, flag="--candidates"),
-    "critic": Rule(str, flag="--critic"),
+    "critic": Rule(str, parse=_check_critic, flag="--critic"),
     "memory_file": Rule(str, flag="--memory"),
 }
 

@@ -33,6 +33,8 @@ ISSUE_CASES = [
     ("lookahead", 0),
     ("temperature", math.inf),
     ("answer_bars", -3),
+    ("critic", "nowhere.onnx"),  # a --critic file is checked before the ports, too
+    ("critic", "README.md"),
 ]
 
 NASTY = st.one_of(

@@ -21,6 +21,7 @@ from rtgen.commands import (
     play_cmd,
     plot_cmd,
     ports_cmd,
+    render_cmd,
     replay_cmd,
     score_cmd,
 )
@@ -41,6 +42,7 @@ export_cmd.register(app)
 info_cmd.register(app)
 ports_cmd.register(app)
 plot_cmd.register(app)
+render_cmd.register(app)
 generate_cmd.register(app)
 play_cmd.register(app)
 panic_cmd.register(app)

@@ -64,7 +64,10 @@ def register(app: typer.Typer) -> None:
     @app.command("demo")
     def demo_command(
         out_dir: Path = typer.Option(
-            Path("rtgen-demo"), "-o", "--out-dir", help="Folder for demo.mid and demo.png."
+            Path("rtgen-demo"),
+            "-o",
+            "--out-dir",
+            help="Folder for demo.mid, demo.png and demo.wav.",
         ),
         port: str = typer.Option(
             None, "--out", help="Also play the result to this MIDI output (name or regex)."
@@ -74,8 +77,8 @@ def register(app: typer.Typer) -> None:
         model: Path = typer.Option(None, "--model", "-m", help="ONNX model (default: as play)."),
     ) -> None:
         """A first minute with no keyboard: a bundled two-bar call, answered by the bundled
-        model through the real engine, written as MIDI and a piano roll (and played to a
-        port with --out)."""
+        model through the real engine, written as MIDI, a piano roll and a WAV file (FluidSynth
+        when installed with a SoundFont, else the built-in synth; played to a port with --out)."""
         seed = random.randrange(1 << 31) if seed is None else seed
         settings = PlaySettings(seed=seed).validate()
         call = read_midi(DEMO_CALL).notes
@@ -99,6 +102,12 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"wrote {png}")
         except RtgenError as exc:
             typer.echo(f"no piano roll: {exc.format_message()}", err=True)
+        try:
+            from rtgen.render import render
+
+            typer.echo(render(mid, out_dir / "demo.wav").summary())
+        except RtgenError as exc:  # the MIDI file and picture are written: say, and go on
+            typer.echo(f"no audio: {exc.format_message()}", err=True)
         if port:
             from rtgen.playback import play_notes
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rtgen.events import Role
 from rtgen.io.midifile import read_midi
+from rtgen.render.wav import RATE, read_wav
 
 RTGEN = [sys.executable, "-m", "rtgen"]
 DEMO_CALL = Path(__file__).resolve().parents[2] / "rtgen" / "assets" / "demo_call.mid"
@@ -60,21 +63,29 @@ def test_generate_answers_a_primer_and_is_repeatable(tiny_onnx: Path, tmp_path: 
     assert min(model_starts) >= primer_end  # continue mode: it plays when the primer stops
 
 
-def test_demo_writes_midi_and_png_without_any_ports(tiny_onnx: Path, tmp_path: Path) -> None:
-    """rtgen demo needs no MIDI port: it writes demo.mid (call + answer) and demo.png."""
+def test_demo_writes_midi_png_and_wav_without_any_ports(tiny_onnx: Path, tmp_path: Path) -> None:
+    """rtgen demo needs no MIDI port and, on a fresh install (no fluidsynth), no synth: it
+    writes demo.mid (call + answer), demo.png and an audible demo.wav (built-in synth)."""
+    (tmp_path / "bin").mkdir()
     res = subprocess.run(
         [*RTGEN, "demo", "-o", str(tmp_path), "--model", str(tiny_onnx), "--seed", "2"],
         capture_output=True,
         text=True,
         timeout=120,
+        env={**os.environ, "PATH": str(tmp_path / "bin")},  # no fluidsynth to be found
     )
     assert res.returncode == 0, res.stderr
-    notes = read_midi(tmp_path / "demo.mid").notes
-    call = [n for n in notes if n.role == Role.PLAYER]
-    answer = [n for n in notes if n.role == Role.MODEL]
+    piece = read_midi(tmp_path / "demo.mid")
+    call = [n for n in piece.notes if n.role == Role.PLAYER]
+    answer = [n for n in piece.notes if n.role == Role.MODEL]
     assert len(call) == 12 and answer
     assert min(n.start for n in answer) >= max(n.end for n in call) + 1 - 1e-6  # after silence
     assert (tmp_path / "demo.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"wrote {tmp_path / 'demo.wav'}: " in res.stdout and "built-in synth" in res.stdout
+    samples, _ = read_wav(tmp_path / "demo.wav")
+    end_s = piece.seconds_at(piece.duration_beats)
+    assert end_s <= len(samples) / RATE <= end_s + 0.5
+    assert np.sqrt((samples**2).mean()) > 0.05  # audible
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,6 @@
-"""Piano-roll pictures of notes (player and model) as PNG (or PDF, SVG, JPEG...) files.
+"""Piano-roll pictures of notes (player and model) as PNG (or PDF, SVG, JPEG...) files,
+drawn for a musician: note names on the pitch axis, bars and beats, the call and the answer
+labelled, velocity as shade.
 
 matplotlib is optional (the ``train`` and ``dev`` extras): it is imported inside
 ``plot_piano_roll``, and only its object API with the Agg canvas is used, never pyplot, so
@@ -13,10 +15,13 @@ from pathlib import Path
 
 from rtgen.errors import RtgenError
 from rtgen.events import Note, Role
+from rtgen.midi import pitch_name
 
 PLAYER_COLOR = "#1f6fb4"  # blue
 MODEL_COLOR = "#e8590c"  # orange: far from blue in hue and lightness, and colour-blind safe
 ROLE_COLORS = {Role.PLAYER: PLAYER_COLOR, Role.MODEL: MODEL_COLOR}
+ROLE_WORDS = {Role.PLAYER: "call", Role.MODEL: "answer"}  # what a musician calls each part
+ROLE_LEGEND = {Role.PLAYER: "call (player)", Role.MODEL: "answer (rtgen)"}
 DPI = 120
 MIN_ALPHA = 0.3  # the face alpha of a velocity-1 note; velocity 127 is opaque
 PITCH_MARGIN = 2  # semitones above and below the notes
@@ -29,11 +34,9 @@ MIN_PX_PER_BEAT_EDGE = 8.0  # below this notes are slivers: an edge would hide t
 MAX_BARS_BEAT_LABELS = 4  # up to this many bars, beats are labelled too ("1.2", "1.3")
 MIN_NOTE_BEATS = 0.05  # zero-length notes still show as a sliver
 BLACK_KEYS = {1, 3, 6, 8, 10}  # pitch classes
-
-
-def note_name(pitch: int) -> str:
-    """Scientific pitch name of a C, ``60 -> "C4"`` (MIDI 60 is middle C)."""
-    return f"C{pitch // 12 - 1}"
+STRETCH_GAP_BEATS = 0.25  # between one stretch's line and the next
+MAX_STRETCH_LABELS = 12  # more call/answer alternations (a duet) are left to the legend
+MAX_TICK_PT, MIN_TICK_PT = 9.0, 5.0  # pitch names as large as a row allows, within these
 
 
 def _tempo_clock(tempos: Sequence[tuple[float, float]]) -> Callable[[float], float]:
@@ -78,8 +81,24 @@ def _bar_label_step(bars: int) -> int:
     return step
 
 
-def _draw_keyboard(ax, lo: int, hi: int) -> None:
-    """Grey rows for black keys, a line under each C, and C names on the y axis."""
+def pitch_ticks(lo: int, hi: int, played: Sequence[int]) -> list[tuple[int, str]]:
+    """The pitch axis's ticks, ``[(pitch, name), ...]`` low to high: every C from ``lo`` to
+    ``hi`` (so the octaves read at a glance) and every pitch ``played`` (so each note can be
+    named), with sharps: ``[(60, "C4"), (64, "E4"), (66, "F#4"), (72, "C5")]``."""
+    pitches = {p for p in range(lo, hi + 1) if p % 12 == 0} | {p for p in played if lo <= p <= hi}
+    return [(p, pitch_name(p)) for p in sorted(pitches)]
+
+
+def _tick_points(fig_height_in: float, rows: int) -> float:
+    """A font size for pitch names that keeps two adjacent rows' names apart: about 80% of a
+    row's height (the axes take about 80% of the figure's height)."""
+    row_pt = fig_height_in * 72 * 0.8 / rows
+    return min(max(0.8 * row_pt, MIN_TICK_PT), MAX_TICK_PT)
+
+
+def _draw_keyboard(ax, lo: int, hi: int, played: Sequence[int], fontsize: float) -> None:
+    """Grey rows for black keys, a line under each C; on the y axis the name of every C
+    (bold) and of every pitch played."""
     for pitch in range(lo, hi + 1):
         if pitch % 12 in BLACK_KEYS:
             ax.axhspan(pitch - 0.5, pitch + 0.5, color="#f1f3f5", lw=0, zorder=0)
@@ -93,8 +112,54 @@ def _draw_keyboard(ax, lo: int, hi: int) -> None:
         lw=0.7,
         zorder=1,
     )
-    ax.set_yticks(cs, [note_name(c) for c in cs])
+    ticks = pitch_ticks(lo, hi, played)
+    ax.set_yticks([p for p, _ in ticks], [name for _, name in ticks], fontsize=fontsize)
+    for (pitch, _), label in zip(ticks, ax.get_yticklabels(), strict=True):
+        if pitch % 12 == 0:
+            label.set_fontweight("bold")
+        else:
+            label.set_color("#495057")
     ax.set_ylim(lo - 0.5, hi + 0.5)
+
+
+def role_stretches(notes: Sequence[Note]) -> list[tuple[Role, float, float]]:
+    """The contiguous stretches of one role, ``[(role, start, end), ...]`` in beats: runs of
+    notes of one role in start order (a call, then its answer, ...)."""
+    runs: list[tuple[Role, float, float]] = []
+    for n in sorted(notes, key=lambda n: (n.start, n.pitch)):
+        if runs and runs[-1][0] == n.role:
+            role, start, end = runs[-1]
+            runs[-1] = (role, start, max(end, n.end))
+        else:
+            runs.append((n.role, n.start, n.end))
+    return runs
+
+
+def _label_stretches(ax, notes: Sequence[Note], x_of) -> None:
+    """Above the plot, a line in the role's colour over each stretch, named "call" or
+    "answer"; left out when the parts alternate too often to read (a duet: the legend says
+    it)."""
+    stretches = role_stretches(notes)
+    if len(stretches) > MAX_STRETCH_LABELS:
+        return
+    above = ax.get_xaxis_transform()  # x in data, y in axes fractions
+    starts = [start for _, start, _ in stretches[1:]] + [math.inf]
+    for (role, start, end), next_start in zip(stretches, starts, strict=True):
+        colour = ROLE_COLORS[role]
+        # A call's last note may ring into the answer: its line stops short of the next label.
+        x0, x1 = x_of(start), x_of(max(start, min(end, next_start - STRETCH_GAP_BEATS)))
+        ax.plot([x0, x1], [1.012, 1.012], transform=above, color=colour, lw=2.5, clip_on=False)
+        ax.text(
+            x0,
+            1.025,
+            ROLE_WORDS[role],
+            transform=above,
+            color=colour,
+            fontsize=9,
+            fontweight="bold",
+            va="bottom",
+            ha="left",
+        )
 
 
 def _draw_grid(ax, end_beat: float, beats_per_bar: int, x_of, px_per_beat: float) -> None:
@@ -179,24 +244,24 @@ def image_format(path: Path) -> str:
     return fmt
 
 
-def plot_piano_roll(
+def piano_roll_figure(
     notes: Sequence[Note],
-    out_png: Path,
     title: str = "",
     beats_per_bar: int = 4,
     bpm: float | None = None,
     seconds: bool = False,
     *,
     tempos: Sequence[tuple[float, float]] | None = None,
-) -> None:
-    """Draw ``notes`` (times in beats) as a piano roll and save it at ``out_png``, in the
-    format of its extension (PNG when it has none).
+):
+    """The piano roll of ``notes`` (times in beats) as a matplotlib Figure on an Agg canvas,
+    not yet saved (``plot_piano_roll`` saves it; tests read its labels).
 
-    Player notes are blue, model notes orange; velocity sets the fill's opacity. The x axis is
-    in bars of ``beats_per_bar`` beats, or in seconds with ``seconds=True`` (from ``tempos``,
-    a tempo map ``[(beat, bpm), ...]``, else a constant ``bpm``, else 120 BPM); the beat and
-    bar grid is drawn either way. Raises RtgenError when there are no notes or matplotlib is
-    missing.
+    Player notes are blue and labelled "call", model notes orange and labelled "answer";
+    velocity sets the fill's opacity. The pitch axis names every C and every pitch played.
+    The x axis is in bars of ``beats_per_bar`` beats, or in seconds with ``seconds=True``
+    (from ``tempos``, a tempo map ``[(beat, bpm), ...]``, else a constant ``bpm``, else 120
+    BPM); the beat and bar grid is drawn either way. Raises RtgenError when there are no
+    notes or matplotlib is missing.
     """
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -205,7 +270,6 @@ def plot_piano_roll(
         raise RtgenError("plotting needs matplotlib: pip install matplotlib") from None
     if not notes:
         raise RtgenError("nothing to plot: no notes")
-    fmt = image_format(out_png)  # before drawing: a bad extension should not cost the plot
     if beats_per_bar < 1:
         raise RtgenError(f"beats per bar must be at least 1, not {beats_per_bar}")
     last = max(max(n.end, n.start + MIN_NOTE_BEATS) for n in notes)
@@ -218,11 +282,12 @@ def plot_piano_roll(
     fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    _draw_keyboard(ax, lo, hi)
+    _draw_keyboard(ax, lo, hi, [n.pitch for n in notes], _tick_points(height, hi - lo + 1))
     px_per_beat = width * DPI * 0.9 / end_beat  # the axes take about 90% of the width
     _draw_grid(ax, end_beat, beats_per_bar, x_of, px_per_beat)
     roles = _draw_notes(ax, notes, x_of, px_per_beat)
     ax.set_xlim(0, x_of(end_beat))
+    _label_stretches(ax, notes, x_of)
     _label_x(ax, end_beat, beats_per_bar, seconds, None if tempos and len(tempos) > 1 else bpm)
     ax.set_ylabel("pitch")
     ax.tick_params(length=0)
@@ -230,7 +295,25 @@ def plot_piano_roll(
         spine.set_color("#adb5bd")
     _legend(ax, roles)
     if title:
-        ax.set_title(title, loc="left", fontsize=12)
+        ax.set_title(title, loc="left", fontsize=12, pad=22)  # clear of the call/answer labels
+    return fig
+
+
+def plot_piano_roll(
+    notes: Sequence[Note],
+    out_png: Path,
+    title: str = "",
+    beats_per_bar: int = 4,
+    bpm: float | None = None,
+    seconds: bool = False,
+    *,
+    tempos: Sequence[tuple[float, float]] | None = None,
+) -> None:
+    """Draw ``notes`` as ``piano_roll_figure`` does and save the picture at ``out_png``, in
+    the format of its extension (PNG when it has none). Raises RtgenError when there are no
+    notes, matplotlib is missing, or the file cannot be written."""
+    fmt = image_format(out_png)  # before drawing: a bad extension should not cost the plot
+    fig = piano_roll_figure(notes, title, beats_per_bar, bpm, seconds, tempos=tempos)
     try:
         # The format follows the extension: format="png" put PNG bytes in a .jpg file.
         fig.savefig(Path(out_png), format=fmt, dpi=DPI, facecolor="white")
@@ -242,17 +325,20 @@ def plot_piano_roll(
 
 
 def _legend(ax, roles: list[Role]) -> None:
-    """A legend of the roles drawn, above the plot's right corner, clear of the notes."""
+    """A legend of the roles drawn, right of the plot, clear of the notes and of the
+    call/answer labels above it; its title says what the shade means."""
     from matplotlib.patches import Patch
 
     handles = [
-        Patch(facecolor=ROLE_COLORS[r], edgecolor="none", label=r.name.lower()) for r in roles
+        Patch(facecolor=ROLE_COLORS[r], edgecolor="none", label=ROLE_LEGEND[r]) for r in roles
     ]
     ax.legend(
         handles=handles,
-        loc="lower right",
+        title="darker = louder",
+        title_fontsize=8,
+        fontsize=9,
+        loc="upper left",
         bbox_to_anchor=(1.0, 1.0),
-        ncol=len(handles),
         frameon=False,
-        borderaxespad=0.2,
+        borderaxespad=0.4,
     )

@@ -1,4 +1,4 @@
-"""`rtgen plot`: a MIDI file (a recording of player and model) as a piano-roll PNG."""
+"""`rtgen plot`: a MIDI file (a recording of player and model) as a piano-roll picture."""
 
 from __future__ import annotations
 
@@ -27,8 +27,10 @@ def register(app: typer.Typer) -> None:
         ),
         beats_per_bar: int = typer.Option(4, "--beats-per-bar", min=1, help="Beats in a bar."),
     ) -> None:
-        """Draw a MIDI file as a piano roll: player notes blue, model notes orange (a track
-        named "model"), velocity as opacity, beat and bar grid. Prints the picture's path."""
+        """Draw a MIDI file as a piano roll: the call (player notes) blue, the answer (model
+        notes: a track named "model") orange, each stretch labelled; every C and every pitch
+        played named on the pitch axis; velocity as shade; beat and bar grid. An .svg or .pdf
+        picture zooms without blurring. Prints the picture's path."""
         from rtgen.plot import image_format, plot_piano_roll  # lazy: others skip matplotlib
 
         out = out or path.with_suffix(".png")

@@ -86,6 +86,20 @@ def test_demo_writes_midi_png_and_wav_without_any_ports(tiny_onnx: Path, tmp_pat
     end_s = piece.seconds_at(piece.duration_beats)
     assert end_s <= len(samples) / RATE <= end_s + 0.5
     assert np.sqrt((samples**2).mean()) > 0.05  # audible
+    _assert_demo_picture_names_pitches(piece.notes)
+
+
+def _assert_demo_picture_names_pitches(notes: list) -> None:
+    """The demo's piano roll (as demo draws it) names every C in view and every pitch played."""
+    pytest.importorskip("matplotlib")
+    from rtgen.midi import pitch_name
+    from rtgen.plot import piano_roll_figure
+
+    ax = piano_roll_figure(notes).axes[0]
+    labels = {t.get_text() for t in ax.get_yticklabels()}
+    lo, hi = ax.get_ylim()
+    cs = {pitch_name(p) for p in range(0, 128, 12) if lo <= p <= hi}
+    assert cs and cs | {pitch_name(n.pitch) for n in notes} <= labels
 
 
 @pytest.mark.parametrize(

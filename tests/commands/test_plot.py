@@ -15,7 +15,14 @@ from rtgen.io.midifile import write_midi
 mpimg = pytest.importorskip("matplotlib.image")
 from matplotlib.colors import to_rgb  # noqa: E402  (after the skip: matplotlib is optional)
 
-from rtgen.plot import MODEL_COLOR, PLAYER_COLOR, plot_piano_roll  # noqa: E402
+from rtgen.plot import (  # noqa: E402
+    MODEL_COLOR,
+    PLAYER_COLOR,
+    piano_roll_figure,
+    pitch_ticks,
+    plot_piano_roll,
+    role_stretches,
+)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 COLOUR_TOLERANCE = 0.03  # per channel, of 1.0: opaque fills are exact but for PNG rounding
@@ -122,3 +129,50 @@ def test_unsupported_extension_is_one_line_error(tmp_path: Path) -> None:
     assert "png" in lines[0] and not (tmp_path / "out.xyz").exists()
     with pytest.raises(RtgenError, match=r"\.xyz"):
         plot_piano_roll([Note(0.0, 1.0, 60, 100, Role.PLAYER)], tmp_path / "api.xyz")
+
+
+def _y_labels(fig) -> list[str]:
+    return [label.get_text() for label in fig.axes[0].get_yticklabels()]
+
+
+def test_pitch_ticks_name_every_c_and_every_pitch_played() -> None:
+    """Every C in the range (the octaves) and each pitch played, low to high, with sharps."""
+    ticks = pitch_ticks(55, 75, [64, 66, 64, 60, 90])
+    assert ticks == [(60, "C4"), (64, "E4"), (66, "F#4"), (72, "C5")]
+
+
+def test_figure_names_pitches_on_the_axis(tmp_path: Path) -> None:
+    """The drawn pitch axis carries those names; Cs are bold, so octaves stand out."""
+    notes = [Note(0.0, 1.0, 50, 90), Note(1.0, 2.0, 61, 90), Note(2.0, 3.0, 75, 90, Role.MODEL)]
+    fig = piano_roll_figure(notes)
+    assert _y_labels(fig) == ["C3", "D3", "C4", "C#4", "C5", "D#5"]  # rows 48..77
+    ax = fig.axes[0]
+    weights = {t.get_text(): t.get_fontweight() for t in ax.get_yticklabels()}
+    assert weights["C4"] == "bold" and weights["C#4"] != "bold"
+
+
+def test_call_and_answer_are_labelled_above_their_stretches() -> None:
+    """A call then an answer: "call" over the player's stretch, "answer" over the model's,
+    and the legend says which is which."""
+    notes = [Note(i, i + 0.9, 60 + i, 100) for i in range(4)]
+    notes += [Note(5 + i, 5.9 + i, 67 - i, 100, Role.MODEL) for i in range(4)]
+    assert role_stretches(notes) == [(Role.PLAYER, 0, 3.9), (Role.MODEL, 5, 8.9)]
+    ax = piano_roll_figure(notes).axes[0]
+    texts = [(t.get_text(), t.get_position()[0]) for t in ax.texts]
+    assert texts == [("call", 0), ("answer", 5)]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["call (player)", "answer (rtgen)"]
+
+
+def test_a_duet_is_left_to_the_legend() -> None:
+    """Parts that alternate every beat get no stretch labels (they would be a wall of words)."""
+    notes = [Note(i, i + 0.5, 60, 100, Role.PLAYER if i % 2 else Role.MODEL) for i in range(40)]
+    ax = piano_roll_figure(notes).axes[0]
+    assert len(ax.texts) == 0 and len(ax.get_legend().get_texts()) == 2
+
+
+def test_velocity_is_shade() -> None:
+    """A soft note is drawn fainter than a loud one of the same part."""
+    ax = piano_roll_figure([Note(0.0, 1.0, 60, 20), Note(1.0, 2.0, 62, 127)]).axes[0]
+    faces = ax.collections[-1].get_facecolors()  # (notes, 4) RGBA
+    assert faces[0][3] < 0.5 < faces[1][3] == 1.0

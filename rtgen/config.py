@@ -25,6 +25,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from rtgen.engine.clock import MAX_BPM
+from rtgen.engine.harmony import parse_chords, parse_split
 from rtgen.engine.keys import parse_key
 from rtgen.engine.modes import BARGE_INS, MODES, SILENCE, STARTS, ModeConfig
 from rtgen.engine.session import DEVICES
@@ -86,6 +87,10 @@ class PlaySettings:
     candidates: int = 1  # continuations sampled per beat of an answer; the critic keeps one
     critic: str = ""  # the critic file ("": the bundled one)
     memory_file: str = ""  # the memory is loaded from here at start, saved at exit
+    # Harmonic steering (docs/harmony.md): what sets the harmony, and how strongly it is kept
+    split: str = "none"  # keys below this note (e.g. "C4") are the harmony, not the call
+    chords: str = ""  # "channel:N" of the input, or a second input port, carries the chords
+    harmony: float = 4.0  # logits a tone outside the held chord loses on the beat (0: off)
 
     def validate(self) -> PlaySettings:
         """Check every field against SCHEMA (an int given for a float becomes a float); the
@@ -218,6 +223,20 @@ def _check_critic(text: str) -> None:
         raise BadValue(f"{short(text)} is not an rtgen critic (training/critic.py writes one)")
 
 
+def _check_split(text: str) -> None:
+    try:
+        parse_split(text)
+    except ValueError as exc:
+        raise BadValue(str(exc)) from None
+
+
+def _check_chords(text: str) -> None:
+    try:
+        parse_chords(text)
+    except ValueError as exc:
+        raise BadValue(str(exc)) from None
+
+
 def _check_cc(table: dict) -> None:
     seen: dict[int, str] = {}
     for action, number in table.items():
@@ -282,6 +301,9 @@ SCHEMA: dict[str, Rule] = {
     "candidates": Rule(int, 1, MAX_CANDIDATES, flag="--candidates"),
     "critic": Rule(str, parse=_check_critic, flag="--critic"),
     "memory_file": Rule(str, flag="--memory"),
+    "split": Rule(str, parse=_check_split, flag="--split"),
+    "chords": Rule(str, parse=_check_chords, flag="--chords"),
+    "harmony": Rule(float, 0, MAX_STRENGTH, flag="--harmony"),
 }
 
 _CHECKS = {name: rule.check for name, rule in SCHEMA.items()}  # for rtgen.fields

@@ -107,8 +107,10 @@ class LiveJam:
         status: Status | None = None,
         log_path: Path | None = None,
         memory: Memory | None = None,  # the session memory to start from (--memory FILE)
+        chords_in: InputPort | None = None,  # --chords PORT: a second input, the harmony
     ) -> None:
         self.s, self.session, self.inp, self.seed = settings, session, inp, seed
+        self.chords_in = chords_in
         self.record, self.status = record, status
         self.clock = MonotonicClock()  # the loop's own; the engine reads a recording one
         self.eclock = RecordingClock(MonotonicClock())
@@ -243,6 +245,9 @@ class LiveJam:
                 item = self.inp.get(timeout=0)
             if item is not None:
                 self._handle(*item)
+            self._handle_chords()
+            if self.engine.wake_ns is not None:  # a chord changed: a replan is due
+                deadline = min(deadline, self.engine.wake_ns)
 
     def _skip_missed_beats(self, now: int) -> None:
         """Beats that ended before they were planned are skipped (counted): planned now,
@@ -255,7 +260,19 @@ class LiveJam:
             self.stats.beats_skipped += current - nb
             self._call({"k": "skip", "beat": current}, now)
 
-    def _handle(self, msg: tuple[int, ...], t_ns: int, synthetic: bool = False) -> None:
+    def _handle_chords(self) -> None:
+        """What the chord port (--chords PORT) sent: harmony, judged as any input is."""
+        if self.chords_in is None:
+            return
+        for _ in range(MAX_BATCH):
+            item = self.chords_in.get(timeout=0)
+            if item is None or self.stop_reason is not None:
+                return
+            self._handle(*item, chords=True)
+
+    def _handle(
+        self, msg: tuple[int, ...], t_ns: int, synthetic: bool = False, chords: bool = False
+    ) -> None:
         verdict = self.gate.judge(msg, t_ns, synthetic)
         now = self.clock.now_ns()
         if verdict == CLOCK:
@@ -268,7 +285,10 @@ class LiveJam:
                 self.log.write({"k": "x", "t": t_ns - self.origin, "m": list(msg), "why": verdict})
         else:
             beat = round(self.timeline.beat_at(t_ns), 4)
-            self._call({"k": "in", "t": t_ns - self.origin, "b": beat, "m": list(msg)}, now)
+            rec = {"k": "in", "t": t_ns - self.origin, "b": beat, "m": list(msg)}
+            if chords:
+                rec["h"] = True  # from the chord port: harmony whatever its pitch
+            self._call(rec, now)
             if self.s.thru and kind_of(msg[0]) in THRU_KINDS:  # the ledger ends it on a panic
                 self.scheduler.schedule(self.clock.now_ns() + AHEAD_NS, msg)
 
@@ -303,7 +323,9 @@ class LiveJam:
         if self.record is not None:
             notes, sent = self.engine.player_notes(), self.sent.model_notes()
             write_record(self.record, notes, sent, self.timeline, self.cfg.out_channel, self.s)
-        for port in (self.out, self.inp):
+        for port in (self.out, self.inp, self.chords_in):
+            if port is None:
+                continue
             try:
                 port.close()
             except Exception:

@@ -139,3 +139,24 @@ PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"
 def pitch_name(pitch: int) -> str:
     """Scientific pitch name, ``60 -> "C4"``, ``61 -> "C#4"`` (MIDI 60 is middle C)."""
     return f"{PITCH_CLASSES[pitch % 12]}{pitch // 12 - 1}"
+
+
+_LETTER_PCS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+
+
+def parse_pitch_name(text: str) -> int | None:
+    """The MIDI pitch of a scientific name, ``"C4" -> 60``, ``"F#3" -> 54``, ``"Bb2" -> 46``,
+    ``"C-1" -> 0``; None when ``text`` is not one (or lies outside 0..127)."""
+    text = text.strip()
+    if not text or text[0].upper() not in _LETTER_PCS:
+        return None
+    pc, rest = _LETTER_PCS[text[0].upper()], text[1:]
+    while rest[:1] in ("#", "b"):
+        pc += 1 if rest[0] == "#" else -1
+        rest = rest[1:]
+    try:
+        octave = int(rest)
+    except ValueError:
+        return None
+    pitch = (octave + 1) * 12 + pc
+    return pitch if 0 <= pitch <= 127 else None

@@ -53,7 +53,7 @@ def apply(engine, scheduler, rec: dict, origin_ns: int) -> Any:
     both live and replay go through."""
     kind = rec["k"]
     if kind == "in":
-        return engine.on_message(tuple(rec["m"]), origin_ns + rec["t"])
+        return engine.on_message(tuple(rec["m"]), origin_ns + rec["t"], rec.get("h", False))
     if kind == "tick":
         return engine.tick(origin_ns + rec["w"])
     if kind == "clk":

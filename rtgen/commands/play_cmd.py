@@ -12,6 +12,7 @@ import typer
 
 from rtgen.commands.choices import ClockSource, Device, MidiApi, ModeName
 from rtgen.config import PlaySettings, load_preset, merge
+from rtgen.engine.harmony import parse_chords
 from rtgen.errors import RtgenError
 from rtgen.midi import pitch_name
 from rtgen.paths import check_writable
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from rtgen.live import LiveJam
 
 VIRTUAL_IN, VIRTUAL_OUT = "rtgen-in", "rtgen-out"  # clients of --virtual's "rtgen in"/"out"
+CHORDS_IN = "rtgen-chords"  # the client of --chords PORT's input
 
 
 # (label, figure) of the status's problem counters: sends that went out late, model notes
@@ -50,6 +52,8 @@ def status_fields(f: dict) -> list[Field]:
         # note-off shows here), and a keyboard wired but silent says so
         *([Field(f"holding {f['held']}", f"hold {f['held']}", rank=1)] if f.get("held") else []),
         *([Field("nothing heard yet", "no input", rank=1)] if f.get("deaf") else []),
+        # the harmony the answers follow (--split, --chords)
+        *([Field(f"chord {f['chord']}", f["chord"], rank=1)] if f.get("chord") else []),
         Field(f"{f['bpm']:6.1f} BPM", f"{f['bpm']:.0f} BPM", rank=0),
         Field(f"bar {f['bar']:>4}", f"bar {f['bar']}", rank=1),
         Field(f"in {f['in']:>5}", f"in {f['in']}", rank=2),
@@ -86,6 +90,7 @@ def _status_figures(jam: LiveJam) -> dict:
         "in_drop": jam.inp.dropped,
         "memory": st.memory_notes,
         "held": held_names(jam.engine.held_keys()[0]),
+        "chord": jam.engine.chord_name(),
         "deaf": jam.stats.msgs_in == 0 and jam.clock.now_ns() - jam.origin > DEAF_AFTER_NS,
     }
 
@@ -260,6 +265,21 @@ def register(app: typer.Typer) -> None:
         memory_file: str = typer.Option(
             None, "--memory", help="Load the session memory from this file; save it at exit."
         ),
+        split: str = typer.Option(
+            None,
+            "--split",
+            help="Keys below this note (e.g. C4) are the harmony: held chords steer the "
+            "answers and are not answered ('none', the default: no split).",
+        ),
+        chords: str = typer.Option(
+            None,
+            "--chords",
+            help="Chords from 'channel:N' of the input, or from a second input port (a DAW's "
+            "chord track, a second keyboard).",
+        ),
+        harmony: float = typer.Option(
+            None, "--harmony", help="How strongly answers keep to the held chord (4; 0 = off)."
+        ),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No status line (for services)."),
         seconds: float = typer.Option(None, "--seconds", help="Stop after this long."),
     ) -> None:
@@ -298,6 +318,9 @@ def register(app: typer.Typer) -> None:
             "memory_file": memory_file,
             "candidates": candidates,
             "critic": critic,
+            "split": split,
+            "chords": chords,
+            "harmony": harmony,
         }
         settings = merge(load_preset(config), flags)
         if not virtual and (inp is None or out is None):
@@ -353,11 +376,26 @@ def _start(
     # Virtual ports live in two MIDI clients (rtmidi makes one per direction): named apart,
     # or JACK would rename the second "rtgen-01" and the printed name would not exist.
     out_port = ports.open_output(out, api_name, virtual=virtual, client_name=VIRTUAL_OUT)
-    in_port = None
+    in_port = chords_port = None
     try:
         in_port = ports.open_input(inp, api_name, virtual=virtual, client_name=VIRTUAL_IN)
+        if parse_chords(settings.chords)[0] == "port":  # a second keyboard, a chord track
+            chords_port = ports.open_input(
+                settings.chords, api_name, client_name=CHORDS_IN, virtual_name="rtgen chords"
+            )
         status = _status_printer(quiet)
-        jam = LiveJam(settings, session, in_port, out_port, seed, record, status, log_path, memory)
+        jam = LiveJam(
+            settings,
+            session,
+            in_port,
+            out_port,
+            seed,
+            record,
+            status,
+            log_path,
+            memory,
+            chords_port,
+        )
         jam.install_signals()
         if not virtual:  # a virtual port is this process's own: nobody else plays to it
             jam.port_claim = claim_output(out_port.name)
@@ -368,7 +406,7 @@ def _start(
                     file=sys.stderr,
                 )
     except BaseException:
-        for port in (in_port, out_port):
+        for port in (in_port, out_port, chords_port):
             if port is not None:
                 port.close()
         raise
@@ -382,7 +420,9 @@ def _start(
             )
             + f", in '{in_port.name}', "
             f"out '{out_port.name}', model {Path(session.path).name} "
-            f"({', '.join(session.providers)}), seed {seed}; Ctrl-C to stop",
+            f"({', '.join(session.providers)}), seed {seed}"
+            + (f", chords from '{chords_port.name}'" if chords_port is not None else "")
+            + "; Ctrl-C to stop",
             file=sys.stderr,
         )
     return jam

@@ -75,10 +75,37 @@ def _summary(res: dict) -> str:
     )
 
 
+def _score_harmony(
+    model_path: Path, seeds: int, strength: float, as_json: bool, data: list[Path] | None
+) -> None:
+    """`rtgen score --harmony`: the held-chord set, steering on and off (docs/harmony.md)."""
+    from rtgen.score.harmony import render as render_harmony
+    from rtgen.score.harmony import score_harmony
+    from rtgen.sessions import open_session
+
+    if data:
+        raise RtgenError("--harmony brings its own held-chord set: give no MIDI files")
+    if not 0 <= strength <= 20:
+        raise RtgenError(f"--strength must be 0..20, not {strength:g}")
+    session = open_session(model_path, "cpu")
+    res = score_harmony(session, seeds, strength, progress=sys.stderr.isatty())
+    res = {"model": str(model_path), **res}
+    if as_json:
+        typer.echo(json.dumps(res))
+        return
+    typer.echo(
+        f"{res['items']} held-chord items, {seeds} seeds, steering strength {strength:g}; "
+        f"{res['seconds']:.1f} s"
+    )
+    typer.echo(render_harmony(res))
+
+
 def register(app: typer.Typer) -> None:
     @app.command("score")
     def score_command(
-        data: list[Path] = typer.Argument(..., help="MIDI files and/or folders (recursive)."),
+        data: list[Path] = typer.Argument(
+            None, help="MIDI files and/or folders (recursive); none with --harmony."
+        ),
         model: Path = typer.Option(
             None,
             "--model",
@@ -87,6 +114,15 @@ def register(app: typer.Typer) -> None:
         ),
         seeds: int = typer.Option(5, "--seeds", min=1, help="Answers per call: seeds 0..N-1."),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+        harmony: bool = typer.Option(
+            False,
+            "--harmony",
+            help="Score harmonic steering instead: chords held below C4 (ii-V-I, blues, "
+            "modal vamps in 8 keys) under calls; answers with steering on and off.",
+        ),
+        strength: float = typer.Option(
+            4.0, "--strength", help="With --harmony: the steering strength (play's --harmony)."
+        ),
     ) -> None:
         """Cut two-bar calls from the melodic lines of MIDI files, answer each through the
         real engine offline (rtgen play's defaults), and report musical metrics of the
@@ -97,6 +133,11 @@ def register(app: typer.Typer) -> None:
         from rtgen.sessions import open_session
 
         model_path = model or default_play_model("cpu")
+        if harmony:
+            _score_harmony(model_path, seeds, strength, as_json, data)
+            return
+        if not data:
+            raise RtgenError("give MIDI files or folders to cut calls from (or --harmony)")
         files = find_midi_files(data)
         if not files:
             raise RtgenError("no MIDI files (*.mid, *.midi) in " + ", ".join(map(str, data)))

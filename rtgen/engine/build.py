@@ -6,6 +6,7 @@ from rtgen.assets import default_critic
 from rtgen.config import PlaySettings
 from rtgen.engine.bias import Strengths
 from rtgen.engine.engine import EngineConfig
+from rtgen.engine.harmony import HarmonyRoute, parse_chords, parse_split
 from rtgen.engine.keys import parse_key, scale_pitch_classes
 from rtgen.engine.modes import ModeConfig
 from rtgen.engine.sampler import SamplerConfig
@@ -57,7 +58,18 @@ def engine_config(s: PlaySettings, seed: int) -> EngineConfig:
         prefer_key=None if s.key_strict or not fixed_key else _scale(fixed_key),
         candidates=s.candidates,
         critic=(s.critic or str(default_critic())) if s.candidates > 1 else None,
+        harmony_route=harmony_route(s),
+        harmony=s.harmony,
     )
+
+
+def harmony_route(s: PlaySettings) -> HarmonyRoute | None:
+    """What carries the harmony (--split, --chords); None: nothing does (today's rtgen)."""
+    split = parse_split(s.split)
+    source, channel = parse_chords(s.chords)
+    if split is None and not source:
+        return None
+    return HarmonyRoute(split=split, channel=channel)
 
 
 def sent_to_notes(

@@ -14,12 +14,14 @@ planner, mode, sampler) are its own, and no module outside rtgen/engine writes t
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 
 from rtgen import tokens as T
 from rtgen.critic.features import call_window
 from rtgen.engine.clock import BeatTimeline, Clock
 from rtgen.engine.feel import Feel
+from rtgen.engine.harmony import HarmonyBias, HarmonyRoute, HeldChord
 from rtgen.engine.keys import KeyTracker
 from rtgen.engine.listener import Listener
 from rtgen.engine.manner import Manner, estimate_manner
@@ -32,6 +34,7 @@ from rtgen.engine.steer import Steer, SteerConfig
 from rtgen.events import Note
 
 PLAN_AHEAD_MAX_NS = 80_000_000  # plan beat b this long before it (or a quarter beat)
+CHORD_SETTLE_NS = 20_000_000  # a chord's keys struck by hand spread over this (replan after)
 STATS_STEPS = 2000  # model step times kept in EngineStats (the status line's p50 and p99)
 
 
@@ -52,6 +55,8 @@ class EngineConfig:
     prefer_key: frozenset[int] | None = None  # a given key as a preference (key_mask False)
     candidates: int = 1  # continuations sampled per answer plan; the critic keeps the best
     critic: str | None = None  # the critic file (rtgen.critic); None: one candidate
+    harmony_route: HarmonyRoute | None = None  # what carries the harmony (None: nothing)
+    harmony: float = 0.0  # the held chord's strength in the logits (harmony.py; 0: off)
 
 
 @dataclass(frozen=True)
@@ -104,9 +109,17 @@ class Engine:
         self.barge_ins = 0
         self.keys = KeyTracker(half_life_beats=32.0) if cfg.auto_key else None
         self._notes_seen = 0
+        self.held_chord = HeldChord() if cfg.harmony_route is not None else None
+        if self.held_chord is not None and cfg.harmony > 0:
+            self.planner.harmony = HarmonyBias(cfg.harmony)
+        self.wake_ns: int | None = None  # a replan is due then (a chord changed mid-answer)
 
-    def on_message(self, message: tuple[int, ...], t_ns: int) -> None:
-        """One raw input message, stamped when it arrived."""
+    def on_message(self, message: tuple[int, ...], t_ns: int, chords: bool = False) -> None:
+        """One raw input message, stamped when it arrived; ``chords``: from the chord port."""
+        route = self.cfg.harmony_route
+        if route is not None and route.is_harmony(message, chords):
+            self._on_harmony(message, t_ns)
+            return
         for ev in self.listener.feed(message, t_ns):
             if ev.is_on and self.mode.on_player_note():
                 self.barge_ins += 1
@@ -116,6 +129,18 @@ class Engine:
                 self.planner.cut(max(t_ns, self.clock.now_ns()) + min(grid_ns, 1_000_000))
                 self.listener.call_start_ns = self._call_goes_on(t_ns)
             self.planner.add_player_event(ev, t_ns)
+
+    def _on_harmony(self, message: tuple[int, ...], t_ns: int) -> None:
+        """A harmony message: never a call. A new chord steers the notes planned from the
+        next grid step on: what is planned past then is planned again once the chord's keys
+        have all come down (CHORD_SETTLE_NS)."""
+        if not self.held_chord.feed(message, t_ns):
+            return
+        if self.planner.harmony is not None:
+            step = math.ceil(self.timeline.beat_at(t_ns) * T.GRID_STEPS_PER_BEAT)
+            self.planner.harmony.set_chord(self.held_chord.chord, step)
+            if self.planner.planned_past(t_ns):
+                self.wake_ns = t_ns + CHORD_SETTLE_NS
 
     def _follow_key(self, beat: int) -> None:
         """Feed the player's finished notes to the key tracker; mask to its scale."""
@@ -140,6 +165,9 @@ class Engine:
         """Plan every beat whose deadline has come; returns the next deadline (ns)."""
         if self.next_beat is None:  # start with the first beat far enough ahead
             self.next_beat = int(self.timeline.next_beat(now_ns)) + 1
+        if self.wake_ns is not None and now_ns >= self.wake_ns:
+            self.wake_ns = None
+            self.planner.replan_from(now_ns)
         while now_ns >= self.plan_deadline(self.next_beat):
             for ev in self.listener.release_stuck(now_ns):
                 self.planner.add_player_event(ev, now_ns)
@@ -157,7 +185,8 @@ class Engine:
             else:
                 self.planner.commit(min(now_ns, self.timeline.time_of(beat)))
                 self.next_beat = beat + 1
-        return self.plan_deadline(self.next_beat)
+        deadline = self.plan_deadline(self.next_beat)
+        return deadline if self.wake_ns is None else min(deadline, self.wake_ns)
 
     def _open_critic(self, cfg: EngineConfig, session) -> None:
         """Best of N: the critic, when N > 1 and the model can step N states at once (an
@@ -287,6 +316,11 @@ class Engine:
         """(the (channel, pitch) of the keys down, in order; whether the sustain pedal is
         down)."""
         return sorted(self.listener.keys_down), self.listener.pedal
+
+    def chord_name(self) -> str | None:
+        """The held chord's name ("Dm7"), None when no chord has been held (or no harmony)."""
+        chord = self.held_chord.chord if self.held_chord is not None else None
+        return chord.name if chord is not None else None
 
     def player_notes(self) -> list[Note]:
         """The player's finished notes so far, in beats."""

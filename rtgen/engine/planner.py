@@ -108,6 +108,8 @@ class Planner:
     ) -> None:
         self.session, self.sampler, self.timeline = session, sampler, timeline
         self.steer = steer  # the call's manner and the session memory, added to the logits
+        self.harmony = None  # the held chord's bias (rtgen.engine.harmony.HarmonyBias)
+        self._last_plan: tuple | None = None  # (beat, lookahead, commit, first_note, end_beat)
         self.feel: Feel | None = None  # the call's timing, given to the notes as they are sent
         self._last_on = -(10**9)  # grid step of the last onset scheduled (feel keeps order)
         self._sent_off: dict[int, int] = {}  # pitch -> when its last note was sent to end
@@ -231,14 +233,18 @@ class Planner:
         commit: int = 1,
         first_note: bool = False,
         end_beat: int | None = None,
+        start_step: int | None = None,
     ) -> int:
         """Plan beats ``[beat, beat + lookahead)`` and schedule the first ``commit`` of them.
         ``first_note``: the plan must open with a note on ``beat`` (an answer's first note).
         ``end_beat``: every note must end by then (the end of an answer). In an answer with
         a critic, ``candidates`` continuations are sampled at once and the critic's best is
-        kept. Returns the number of notes scheduled."""
+        kept. ``start_step``: plan from this grid step of the beat on (a replan). Returns
+        the number of notes scheduled."""
         t0 = time.perf_counter_ns()
-        self.commit(self.timeline.time_of(beat))
+        start = beat * G if start_step is None else start_step
+        self._last_plan = (beat, lookahead, commit, first_note, end_beat)
+        self.commit(self._time(start))
         snap, gen_snap, logits_snap = self.session.snapshot(), self.gen.copy(), self.logits
         enc_step = self.encoder.step
         n = self.candidates if self.critic is not None and self._call is not None else 1
@@ -247,7 +253,9 @@ class Planner:
             hard_end = end_beat * G if end_beat is not None else None
             runs = [_Run(gen_snap.copy(), logits_snap, self._keep_end) for _ in range(n)]
             cands = [
-                self._sample_window(r, beat, lookahead, commit, first_note, enc_step, hard_end)
+                self._sample_window(
+                    r, start, beat, lookahead, commit, first_note, enc_step, hard_end
+                )
                 for r in runs
             ]
             if n == 1:
@@ -297,6 +305,7 @@ class Planner:
     def _sample_window(
         self,
         run: _Run,
+        start: int,
         beat: int,
         lookahead: int,
         commit: int,
@@ -305,8 +314,8 @@ class Planner:
         hard_end: int | None,
     ):
         """One candidate (a generator, rtgen.engine.candidates): sample from ``run``'s state
-        to the end of the window; returns its notes (on, off, pitch, velocity) in steps."""
-        start = beat * G
+        to the end of the window from grid step ``start``; returns its notes (on, off, pitch,
+        velocity) in steps."""
         end, keep_end = (beat + lookahead) * G, (beat + commit) * G
         gen = run.gen
         for tok in T.shifts_for(max(0, start - enc_step)):
@@ -333,6 +342,8 @@ class Planner:
             logits = yield from self._logits(run)
             if self.steer is not None:
                 logits = self.steer.adjust(logits, gen)
+            if self.harmony is not None:
+                logits = self.harmony.adjust(logits, gen)
             tok = self.sampler.sample(logits, gen, extra)
             kind, arg = T.kind_of(tok)
             if kind in ("NOTE_ON", "VELOCITY") and gen.role != Role.MODEL:
@@ -460,6 +471,40 @@ class Planner:
 
     def _time(self, step: float) -> int:
         return self.timeline.time_of(step / G)
+
+    # --- a chord change: the plan's rest sampled again -----------------------------------------
+    def planned_past(self, t_ns: int) -> bool:
+        """Whether notes are planned beyond the grid step after ``t_ns`` (a replan would
+        change something)."""
+        return self._last_plan is not None and self._time(self._keep_end) > t_ns + self._time(
+            1
+        ) - self._time(0)
+
+    def replan_from(self, now_ns: int) -> int:
+        """Plan the last plan's kept beats again from the first grid step that can still be
+        scheduled: notes that start there or later are taken back (the ones sounding go on).
+        Returns the number of notes scheduled."""
+        if self._last_plan is None:
+            return 0
+        beat, lookahead, commit, first_note, end_beat = self._last_plan
+        step = max(beat * G, int(np.ceil(self.timeline.beat_at(now_ns + self.guard_ns) * G)))
+        if step >= (beat + commit) * G:
+            return 0
+        self._take_back(self._time(step))
+        first_note = first_note and step == beat * G  # the answer's first note not yet sent
+        return self.plan(beat, lookahead, commit, first_note, end_beat, start_step=step)
+
+    def _take_back(self, t_ns: int) -> None:
+        """Unschedule the model notes that start at or after ``t_ns``."""
+        self.scheduler.cancel_from(t_ns, self.channel, keep_sounding=True)
+        gone = [n for n in self.model_notes if not n.on_fed and n.t_on >= t_ns]
+        self.model_notes = [n for n in self.model_notes if n.on_fed or n.t_on < t_ns]
+        for n in gone:  # their pitches may sound again from t_ns
+            self._sent_off[n.pitch] = min(self._sent_off.get(n.pitch, 0), t_ns)
+        onsets = [round(self.timeline.beat_at(n.t_on) * G) for n in self.model_notes]
+        self._last_on = max(onsets, default=-(10**9))
+        cut = self.timeline.beat_at(t_ns) - self._answer_beat
+        self._answer = [n for n in self._answer if n.start < cut]
 
     # --- interruptions ---------------------------------------------------------------------
     def cut(self, t_ns: int) -> None:

@@ -199,14 +199,17 @@ class Scheduler:
         heapq.heappush(self._heap, (t_ns, _rank(message), self._seq, message, note_id))
         self._seq += 1
 
-    def cancel_from(self, t_ns: int, channel: int | None = None) -> int:
+    def cancel_from(
+        self, t_ns: int, channel: int | None = None, keep_sounding: bool = False
+    ) -> int:
         """Barge-in: end the plan at ``t_ns`` (on ``channel``, or all channels if None).
 
         Drops queued note-ons due at or after ``t_ns``, and the note-offs of notes scheduled
         with ``schedule_note`` whose note-on was dropped. Every other queued note-off due
         after ``t_ns`` is moved to ``max(t_ns, now)``: notes already sounding (or starting
-        before ``t_ns``) end then and never hang. Other messages (CCs) are kept as they are.
-        Returns the number of messages dropped.
+        before ``t_ns``) end then and never hang; with ``keep_sounding`` (a replan) they
+        keep their own note-offs. Other messages (CCs) are kept as they are. Returns the
+        number of messages dropped.
         """
         with self._cond:
             end = max(t_ns, self.clock.now_ns())
@@ -224,7 +227,12 @@ class Scheduler:
                 t, rank, seq, message, note_id = entry
                 if note_id in dropped_notes:
                     continue
-                if rank == _RANK_OFF and t > end and self._on(message, channel):
+                if (
+                    rank == _RANK_OFF
+                    and t > end
+                    and self._on(message, channel)
+                    and not keep_sounding
+                ):
                     entry = (end, rank, seq, message, note_id)
                 heap.append(entry)
             dropped = len(self._heap) - len(heap)

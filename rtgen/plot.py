@@ -236,7 +236,7 @@ def image_format(path: Path) -> str:
     except ImportError:
         raise RtgenError("plotting needs matplotlib: pip install matplotlib") from None
     fmt = Path(path).suffix.lower().lstrip(".") or "png"
-    known = FigureCanvasAgg(Figure()).get_supported_filetypes()
+    known = {**FigureCanvasAgg(Figure()).get_supported_filetypes(), "html": "zoomable SVG page"}
     if fmt not in known:
         raise RtgenError(
             f"{path}: cannot write .{fmt} pictures; use one of: {', '.join(sorted(known))}"
@@ -315,8 +315,10 @@ def plot_piano_roll(
     fmt = image_format(out_png)  # before drawing: a bad extension should not cost the plot
     fig = piano_roll_figure(notes, title, beats_per_bar, bpm, seconds, tempos=tempos)
     try:
-        # The format follows the extension: format="png" put PNG bytes in a .jpg file.
-        fig.savefig(Path(out_png), format=fmt, dpi=DPI, facecolor="white")
+        if fmt == "html":
+            Path(out_png).write_text(_html_page(fig, title), encoding="utf-8")
+        else:  # the format follows the extension: format="png" put PNG bytes in a .jpg file
+            fig.savefig(Path(out_png), format=fmt, dpi=DPI, facecolor="white")
     except OSError as exc:
         raise RtgenError(f"{out_png}: cannot write ({exc.strerror or exc})") from None
     except (RuntimeError, ValueError) as exc:  # e.g. pgf without LaTeX, avif without support
@@ -342,3 +344,59 @@ def _legend(ax, roles: list[Role]) -> None:
         frameon=False,
         borderaxespad=0.4,
     )
+
+
+HTML_PAGE = """<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>{title}</title>
+<style>
+body {{ margin: 0; font: 14px sans-serif; }}
+#bar {{ padding: 6px 10px; border-bottom: 1px solid #dee2e6; }}
+#roll {{ overflow: auto; height: calc(100vh - 40px); }}
+#roll svg {{ display: block; height: auto; }}
+</style></head><body>
+<div id="bar"><button id="out">-</button> <button id="in">+</button> <button id="fit">fit</button>
+ zoom <span id="zoom">100</span>% (Ctrl + wheel zooms; drag or scroll to move)</div>
+<div id="roll">{svg}</div>
+<script>
+const roll = document.getElementById("roll"), svg = roll.querySelector("svg");
+let zoom = 1;
+function setZoom(z, x) {{
+  const frac = (roll.scrollLeft + (x ?? roll.clientWidth / 2)) / svg.clientWidth;
+  zoom = Math.min(Math.max(z, 1), 32);
+  svg.style.width = (100 * zoom) + "%";
+  roll.scrollLeft = frac * svg.clientWidth - (x ?? roll.clientWidth / 2);
+  document.getElementById("zoom").textContent = Math.round(100 * zoom);
+}}
+svg.removeAttribute("width"); svg.removeAttribute("height"); setZoom(1);
+document.getElementById("in").onclick = () => setZoom(zoom * 1.5);
+document.getElementById("out").onclick = () => setZoom(zoom / 1.5);
+document.getElementById("fit").onclick = () => setZoom(1);
+roll.addEventListener("wheel", e => {{
+  if (!e.ctrlKey) return;
+  e.preventDefault();
+  setZoom(zoom * (e.deltaY < 0 ? 1.25 : 0.8), e.clientX - roll.getBoundingClientRect().left);
+}}, {{ passive: false }});
+let drag = null;
+roll.onmousedown = e => {{ drag = [e.clientX, e.clientY, roll.scrollLeft, roll.scrollTop]; }};
+window.onmouseup = () => {{ drag = null; }};
+window.onmousemove = e => {{
+  if (!drag) return;
+  roll.scrollLeft = drag[2] - (e.clientX - drag[0]);
+  roll.scrollTop = drag[3] - (e.clientY - drag[1]);
+}};
+</script></body></html>
+"""
+
+
+def _html_page(fig, title: str) -> str:
+    """One self-contained page: the figure as inline SVG (sharp at any zoom) with buttons,
+    Ctrl + wheel and dragging to zoom and move; no files beside it and
+    no network, so it opens anywhere."""
+    import html
+    import io
+
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", facecolor="white")
+    svg = buffer.getvalue()
+    svg = svg[svg.index("<svg") :]  # the XML prolog and DOCTYPE are not allowed inline
+    return HTML_PAGE.format(title=html.escape(title or "piano roll"), svg=svg)

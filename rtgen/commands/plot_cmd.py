@@ -18,7 +18,7 @@ def register(app: typer.Typer) -> None:
             None,
             "-o",
             "--out",
-            help="Picture to write, in the format of its extension (png, pdf, svg, jpg...; "
+            help="Picture to write, in the format of its extension (png, pdf, svg, html, jpg...; "
             "none: .png is added). Default: FILE with .png.",
         ),
         title: str = typer.Option(None, "--title", help="Title (default: the file's name)."),
@@ -26,6 +26,12 @@ def register(app: typer.Typer) -> None:
             False, "--seconds", help="Time axis in seconds (tempo map) instead of bars."
         ),
         beats_per_bar: int = typer.Option(4, "--beats-per-bar", min=1, help="Beats in a bar."),
+        html: bool = typer.Option(
+            False,
+            "--html",
+            help="Write a zoomable page instead (FILE.html: the roll as SVG; Ctrl + wheel "
+            "zooms, drag moves), one file that opens in any browser; the same as -o NAME.html.",
+        ),
     ) -> None:
         """Draw a MIDI file as a piano roll: the call (player notes) blue, the answer (model
         notes: a track named "model") orange, each stretch labelled; every C and every pitch
@@ -33,7 +39,9 @@ def register(app: typer.Typer) -> None:
         picture zooms without blurring. Prints the picture's path."""
         from rtgen.plot import image_format, plot_piano_roll  # lazy: others skip matplotlib
 
-        out = out or path.with_suffix(".png")
+        out = out or path.with_suffix(".html" if html else ".png")
+        if html and out.suffix.lower() != ".html":
+            out = out.with_name(out.name + ".html")  # -o roll --html: roll.html
         if not out.suffix:
             out = out.with_name(out.name + ".png")  # else a PNG in a file named "out"
         check_writable(out, "-o")

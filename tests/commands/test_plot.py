@@ -176,3 +176,14 @@ def test_velocity_is_shade() -> None:
     ax = piano_roll_figure([Note(0.0, 1.0, 60, 20), Note(1.0, 2.0, 62, 127)]).axes[0]
     faces = ax.collections[-1].get_facecolors()  # (notes, 4) RGBA
     assert faces[0][3] < 0.5 < faces[1][3] == 1.0
+
+
+def test_html_is_one_zoomable_page(tmp_path: Path) -> None:
+    """--html writes FILE.html: the roll as inline SVG with its zoom script, nothing fetched."""
+    midi = _duet(tmp_path / "duet.mid")
+    res = _rtgen("plot", str(midi), "--html")
+    assert res.returncode == 0, res.stderr
+    page = (tmp_path / "duet.html").read_text()
+    assert res.stdout.strip() == str(tmp_path / "duet.html")
+    assert page.startswith("<!DOCTYPE html>") and "<svg" in page and "setZoom" in page
+    assert "<link" not in page and "src=" not in page  # self-contained

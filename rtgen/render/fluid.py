@@ -31,10 +31,8 @@ SOUNDFONT_GLOBS = (
     "~/.local/share/soundfonts/*.sf2",  # where FluidSynth itself looks on Linux
 )
 GAIN = "0.5"  # FluidSynth's default 0.2 peaks near -26 dBFS; 0.5 still leaves chords headroom
-NO_PROGRAM = "fluidsynth is not installed (Debian: apt-get install fluidsynth fluid-soundfont-gm)"
-NO_SOUNDFONT = (
-    "no General MIDI SoundFont found (apt-get install fluid-soundfont-gm, or --soundfont)"
-)
+NO_PROGRAM = "fluidsynth is not installed; Debian: apt-get install fluidsynth fluid-soundfont-gm"
+NO_SOUNDFONT = "no General MIDI SoundFont found; apt-get install fluid-soundfont-gm, or --soundfont"
 
 
 def find_program() -> str | None:

@@ -137,7 +137,8 @@ class HarmonyBias:
         """New logits with the chord's preference at ``gen``'s step (``logits`` untouched)."""
         if not self._penalty:
             return logits
-        arriving = gen.step - gen.steps_since_on < self._since  # no note since the change
+        # no note since the change (one on its very step was planned before it came)
+        arriving = gen.step - gen.steps_since_on <= self._since
         share = ARRIVAL if arriving else WEAK_SHARE.get(gen.step % G, QUARTER)
         z = np.array(logits, dtype=np.float64)
         seg = z[ON]

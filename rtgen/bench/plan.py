@@ -42,19 +42,69 @@ def _call_inputs(rig: OfflineRig, channel: int) -> list[tuple[int, tuple[int, ..
 
 
 def _planner_stats(
-    model: Path, device: str, settings: PlaySettings, seed: int, calls_at: range, beats: int
+    model: Path,
+    device: str,
+    settings: PlaySettings,
+    seed: int,
+    calls_at: range,
+    beats: int,
+    chords: bool = False,
 ) -> PlanStats:
     """The planner's stats after ``beats`` beats of the real engine on ``model`` with
-    ``settings``, the demo call played in from each beat of ``calls_at``."""
+    ``settings``, the demo call played in from each beat of ``calls_at`` (``chords``: and
+    a left hand below C4 changing chords mid-beat, CHORD_BEATS apart)."""
     from rtgen.sessions import open_session
 
     session = open_session(model, device, threads=1)
     rig = OfflineRig(engine_config(settings, seed), session, bpm=settings.bpm)
     inputs = [(t + rig.beats_to_ns(b), m) for b in calls_at for t, m in _call_inputs(rig, 0)]
+    if chords:
+        inputs += _chord_inputs(rig, beats)
     gc.collect()
     rig.run(inputs, rig.beats_to_ns(1 + beats))
     rig.stop()
     return rig.engine.planner.stats
+
+
+CHORD_BEATS = 2.0  # the left hand changes chord this often in the steering run
+CHORDS = ((36, 52, 55, 58), (41, 48, 51, 57), (43, 47, 50, 53), (45, 48, 52, 55))  # C7 Fm7 G7 Am7
+
+
+def _chord_inputs(rig: OfflineRig, beats: int) -> list[tuple[int, tuple[int, ...]]]:
+    """Chords held below C4 (the split), changed 0.3 beat after every CHORD_BEATS: each
+    change falls mid-beat, after the beat was planned, so each is a replan."""
+    out = []
+    t, i = 0.3, 0
+    while t + CHORD_BEATS < beats:
+        chord = CHORDS[i % len(CHORDS)]
+        out += [(rig.beats_to_ns(t), note_on(0, p, 70)) for p in chord]
+        out += [(rig.beats_to_ns(t + CHORD_BEATS) + 1, note_off(0, p)) for p in chord]
+        t, i = t + CHORD_BEATS, i + 1
+    return out
+
+
+def harmony_plan_times(
+    model: Path, device: str, bpm: float, beats: int = PLAN_BEATS, seed: int = 0
+) -> dict:
+    """Plan time (ms) in duet mode with chords held below --split C4 and changed every two
+    beats, steering on (play's strength) and off (--harmony 0: the chords read, no bias,
+    no replans), side by side in one run. Replans count as plans."""
+    out = {}
+    for key, strength in (("on", PlaySettings.harmony), ("off", 0.0)):
+        settings = PlaySettings(
+            mode=MODE, bpm=bpm, seed=seed, split="C4", harmony=strength
+        ).validate()
+        stats = _planner_stats(model, device, settings, seed, range(1), beats, chords=True)
+        out[key] = {**(summary(np.asarray(stats.plan_ns, dtype=np.int64), "ms") or {})}
+        out[key]["plans"] = stats.plans
+    on, off = out["on"], out["off"]
+    return {
+        **on,
+        "bpm": bpm,
+        "off_p99": off.get("p99"),
+        "added_p99_ms": round(on["p99"] - off["p99"], 3) if "p99" in on and "p99" in off else None,
+        "plans_off": off["plans"],
+    }
 
 
 def plan_times(

@@ -93,6 +93,11 @@ def _engine(table: Table, figures: dict) -> None:
             note += f"{fig['per_candidate_vs_single']} x a single step per candidate"
             note += f"; critic {fig['critic_ms_p50']} ms"
         _row(table, f"answer plan, best of {n}, 240 BPM", "ms", fig, note)
+    fig = figures.get("harmony")
+    if fig is not None:
+        note = f"chords below C4 changed every 2 beats; {fig['plans']} plans (replans too); "
+        note += f"steering off p99 {_num(fig['off_p99'])} ms: +{_num(fig['added_p99_ms'])} ms"
+        _row(table, "plan per beat, harmony, 240 BPM", "ms", fig, note)
     lis = figures["listener_us"]
     _row(table, "listener, note-on", "µs", lis, f"{lis['tokens_per_note']} tokens per note")
 

@@ -173,6 +173,10 @@ class _Run:
                     )
                 except RtgenError as exc:  # an old graph, or no critic: say so, go on
                     self.skipped[f"candidates_{n}"] = str(exc)
+        from rtgen.bench.plan import harmony_plan_times
+
+        self.progress("plan time with harmonic steering, on and off, at 240 BPM")
+        self.figures["harmony"] = harmony_plan_times(model, self.opts.device, 240.0)
         self.progress("listener latency")
         figures, samples = listener_latency(model, self.opts.device)
         self.figures["listener_us"] = {**figures, "session": session}

@@ -31,6 +31,8 @@ POSITIVE = [
     "listener_us.p99",
     *(f"candidates_{n}.p99" for n in (1, 4, 8)),
     *(f"candidates_{n}.per_candidate_vs_single" for n in (4, 8)),
+    "harmony.p99",  # harmonic steering on, and off beside it (its cost: their difference)
+    "harmony.off_p99",
     *(f"onset_ms.{c}.{s}" for c in ("idle", "loaded") for s in ("p50", "p99", "max")),
     "rss_mb.start",
     "rss_mb.end",

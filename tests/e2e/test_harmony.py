@@ -14,7 +14,8 @@ import subprocess
 import time
 
 from rtgen.engine.chords import read_chord
-from tests.support.peers import KBD, SYNTH
+from rtgen.replay import replay
+from tests.support.peers import KBD, SYNTH, Keyboard
 from tests.support.play import RTGEN, Rig
 
 BPM = 120.0
@@ -143,3 +144,38 @@ def _read(fd: int, timeout_s: float) -> bytes:
         return os.read(fd, 4096)
     except OSError:
         return b""
+
+
+CHORDS_KBD = "rtgenTestChords"
+
+
+def test_chords_from_a_second_port_steer_and_replay(rig: Rig) -> None:
+    """--chords PORT: a second keyboard (a chord track) holds F major in the call's register
+    (no split: its notes are harmony because of where they come from); the call on the main
+    keyboard is answered over F, the chord track's notes never; the session log replays to
+    the same notes (the chord port's messages are logged as harmony)."""
+    chords_kbd = Keyboard(CHORDS_KBD)
+    log = rig.tmp / "session.jsonl"
+    try:
+        proc = rig.start("--seed", "2", "--chords", CHORDS_KBD, "--log", str(log))
+        t_chord = time.perf_counter()
+        chords_kbd.send(*([0x90, p, 70] for p in (65, 69, 72)))  # F A C, above C4
+        t_off = rig.kbd.play([67, 69, 70, 72, 74, 72, 70, 69], BEAT_S)
+        time.sleep(5 * BEAT_S)
+        chords_kbd.send(*([0x80, p, 0] for p in (65, 69, 72)))
+        code, _ = proc.stop(signal.SIGINT, timeout_s=10)
+    finally:
+        chords_kbd.delete()
+    assert code == 0, proc.stderr()
+    assert not rig.synth.note_ons(t_chord, t_off), "the chord (or the call) was answered early"
+    notes = _notes(rig.synth.got, t_off)
+    assert notes, proc.stderr()
+    t0 = notes[0][0]
+    strong = [
+        p for on, _, p in notes if abs((on - t0) / BEAT_S - round((on - t0) / BEAT_S)) < 1 / 24
+    ]
+    assert sum(p % 12 in {5, 9, 0} for p in strong) >= 0.8 * len(strong), strong
+    assert rig.synth.sounding() == 0, rig.synth.stuck_report()
+    played = [m for _, m in replay(log).sent if m[0] & 0xF0 == 0x90 and m[2]]
+    heard = [m for t, m in rig.synth.got if t >= t_off and m[0] & 0xF0 == 0x90 and m[2]]
+    assert [m[1] for m in played] == [m[1] for m in heard]

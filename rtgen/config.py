@@ -34,7 +34,7 @@ from rtgen.fields import BadField, UnknownField, WrongType, check_fields, typed
 from rtgen.tokens import GRID_STEPS_PER_BEAT as G
 
 CC_ACTIONS = ("end_call", "panic", "temperature", "mode", "reset_memory")
-CLOCKS = ("internal", "external")  # rtgen's own tempo, or the input's MIDI clock
+CLOCKS = ("internal", "external", "link")  # rtgen's own, the input's MIDI clock, Ableton Link
 MIN_BPM = 5.0  # slower, one beat lasts over 12 s (and 1e-300 BPM overflowed the clock)
 MAX_TEMPERATURE = 5.0  # logits / 5 is already close to uniform noise; the CC knob reaches 2
 MAX_BEATS = int(ModeConfig.max_answer_beats)  # an answer's longest: 32 beats
@@ -49,7 +49,7 @@ class PlaySettings:
     mode: str = "call-response"
     bpm: float = 120.0
     beats_per_bar: int = 4
-    clock: str = "internal"  # or "external": follow the input's MIDI clock
+    clock: str = "internal"  # "external": the input's MIDI clock; "link": an Ableton Link session
     send_clock: bool = False
     temperature: float = 0.9
     top_p: float = 0.95

@@ -72,10 +72,26 @@ def send_ahead_ns(settings: PlaySettings, out: LiveOutputPort) -> int:
     return (period_ns() or 0) // 2
 
 
-def _timeline(settings: PlaySettings, now_ns: int) -> tuple[BeatTimeline, int]:
-    """The jam's beats, and its origin (beat 0 of rtgen's own clock: 50 ms from now)."""
+def link_clock(settings: PlaySettings, propose_bpm: float | None) -> BeatTimeline:
+    """``--clock link``'s clock, not yet joined: made before any port opens, so a missing
+    binding is one line (``pip install 'rtgen[link]'``). ``propose_bpm``: the tempo the user
+    gave (--bpm or a preset's bpm), proposed to the session; None: follow only."""
+    from rtgen.engine.linkclock import LinkClock
+
+    return LinkClock(settings.beats_per_bar, bpm=propose_bpm, fallback_bpm=settings.bpm)
+
+
+def _timeline(
+    settings: PlaySettings, now_ns: int, link: BeatTimeline | None = None
+) -> tuple[BeatTimeline, int]:
+    """The jam's beats, and its origin (beat 0 of rtgen's own clock: 50 ms from now).
+    ``--clock link`` joins the session now (``link``: the clock :func:`link_clock` made)."""
     if settings.clock == "external":
         return MidiClockFollower(settings.beats_per_bar), now_ns
+    if settings.clock == "link":
+        timeline = link if link is not None else link_clock(settings, None)
+        timeline.start()  # type: ignore[attr-defined]
+        return timeline, now_ns
     origin = now_ns + 50_000_000
     return BeatClock(settings.bpm, settings.beats_per_bar, origin_ns=origin), origin
 
@@ -108,6 +124,7 @@ class LiveJam:
         log_path: Path | None = None,
         memory: Memory | None = None,  # the session memory to start from (--memory FILE)
         chords_in: InputPort | None = None,  # --chords PORT: a second input, the harmony
+        link: BeatTimeline | None = None,  # --clock link: live.link_clock's, joined here
     ) -> None:
         self.s, self.session, self.inp, self.seed = settings, session, inp, seed
         self.chords_in = chords_in
@@ -116,7 +133,7 @@ class LiveJam:
         self.eclock = RecordingClock(MonotonicClock())
         self.sent = SentLog(keep_model=record is not None)
         self.out = GuardedOutput(out, self.sent, self.clock)
-        self.timeline, self.origin = _timeline(settings, self.clock.now_ns())
+        self.timeline, self.origin = _timeline(settings, self.clock.now_ns(), link)
         self.ledger = NoteLedger()
         self.scheduler = Scheduler(
             self.out,
@@ -314,6 +331,7 @@ class LiveJam:
             self._call(stop, self.clock.now_ns())
         except Exception as exc:
             log.warning("panic failed: %s", exc)
+        self.leave_link()
         if self.log is not None:
             self.log.close()
         if self.jack_watch is not None:
@@ -330,6 +348,14 @@ class LiveJam:
                 port.close()
             except Exception:
                 pass
+
+    def leave_link(self) -> None:
+        """--clock link: leave the Link session (no more network traffic); else nothing."""
+        if self.s.clock == "link":
+            try:
+                self.timeline.stop()  # type: ignore[attr-defined]
+            except Exception as exc:
+                log.warning("leaving the Link session failed: %s", exc)
 
     def summary(self) -> dict[str, Any]:
         """The figures printed on exit: what came in, what went out, what was missed."""

@@ -299,6 +299,11 @@ def replay(path: Path, model: Path | None = None) -> ReplayResult:
     from rtgen.events import Role
 
     header, records = read_log(path)
+    if header.get("clock") == "link":  # the engine read beats from the session, not logged
+        raise RtgenError(
+            f"{path}: played with --clock link; a Link session's tempo and phase are not in"
+            " the log, so it cannot be replayed yet"
+        )
     try:
         settings, model_path = _checked(header, model)
         rig = _ReplayRig(header, settings, model_path)

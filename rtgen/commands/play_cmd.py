@@ -55,6 +55,12 @@ def status_fields(f: dict) -> list[Field]:
         # the harmony the answers follow (--split, --chords)
         *([Field(f"chord {f['chord']}", f["chord"], rank=1)] if f.get("chord") else []),
         Field(f"{f['bpm']:6.1f} BPM", f"{f['bpm']:.0f} BPM", rank=0),
+        # --clock link: the session the tempo comes from
+        *(
+            [Field(f"Link session ({f['link_peers']} peers)", f"Link {f['link_peers']}", 1)]
+            if f.get("link_peers") is not None
+            else []
+        ),
         Field(f"bar {f['bar']:>4}", f"bar {f['bar']}", rank=1),
         Field(f"in {f['in']:>5}", f"in {f['in']}", rank=2),
         Field(f"out {f['out']:>5}", f"out {f['out']}", rank=2),
@@ -91,6 +97,7 @@ def _status_figures(jam: LiveJam) -> dict:
         "memory": st.memory_notes,
         "held": held_names(jam.engine.held_keys()[0]),
         "chord": jam.engine.chord_name(),
+        "link_peers": getattr(jam.timeline, "num_peers", None) if jam.s.clock == "link" else None,
         "deaf": jam.stats.msgs_in == 0 and jam.clock.now_ns() - jam.origin > DEAF_AFTER_NS,
     }
 
@@ -134,6 +141,17 @@ class _PlayStatus:
         self.line.end()
 
 
+def _tempo_source(settings: PlaySettings, jam: LiveJam, link_bpm: float | None) -> str:
+    """Where the jam's tempo comes from, for the start line."""
+    if settings.clock == "external":
+        return "the input's MIDI clock"
+    if settings.clock == "link":
+        peers = getattr(jam.timeline, "num_peers", 0)
+        proposing = f", proposing {link_bpm:g} BPM" if link_bpm is not None else ""
+        return f"the tempo of a Link session ({peers} peers{proposing})"
+    return f"{settings.bpm:g} BPM"
+
+
 def _status_printer(quiet: bool) -> _PlayStatus | None:
     """A one-line live status on a terminal; nothing when --quiet or not a terminal."""
     if quiet or not sys.stderr.isatty():
@@ -166,7 +184,10 @@ def register(app: typer.Typer) -> None:
         ),
         bpm: float = typer.Option(None, "--bpm", help="Tempo of the internal clock (120)."),
         clock: ClockSource = typer.Option(
-            None, "--clock", help="internal, or external: follow MIDI clock on the input (a DAW)."
+            None,
+            "--clock",
+            help="internal, external: follow MIDI clock on the input (a DAW), or link: join "
+            "an Ableton Link session (pip install 'rtgen[link]'; --bpm proposes a tempo).",
         ),
         send_clock: bool = typer.Option(
             None, "--send-clock/--no-send-clock", help="Send MIDI clock (24 PPQN) with Start/Stop."
@@ -322,7 +343,10 @@ def register(app: typer.Typer) -> None:
             "chords": chords,
             "harmony": harmony,
         }
-        settings = merge(load_preset(config), flags)
+        preset = load_preset(config)
+        settings = merge(preset, flags)
+        # --clock link proposes a tempo only when the user gave one (flag or preset)
+        link_bpm = settings.bpm if bpm is not None or "bpm" in preset else None
         if not virtual and (inp is None or out is None):
             raise RtgenError("give --in and --out port names (see rtgen ports), or --virtual")
         if virtual and (inp is not None or out is not None):
@@ -335,7 +359,17 @@ def register(app: typer.Typer) -> None:
 
         try:
             jam = _start(
-                settings, model, api, inp, out, virtual, seed_used, record, log_path, quiet
+                settings,
+                model,
+                api,
+                inp,
+                out,
+                virtual,
+                seed_used,
+                record,
+                log_path,
+                quiet,
+                link_bpm,
             )
         except KeyboardInterrupt:  # Ctrl-C while the model loads: nothing sounds yet
             print("rtgen: stopped before the jam began", file=sys.stderr)
@@ -361,15 +395,18 @@ def _start(
     record: Path | None,
     log_path: Path | None,
     quiet: bool,
+    link_bpm: float | None = None,
 ):
     """Memory, model, ports, LiveJam with its signal handlers; every port closed if anything
-    fails."""
+    fails. ``link_bpm``: the tempo --clock link proposes (None: follow the session's)."""
     from rtgen.io import ports
     from rtgen.io.portclaim import claim_output
-    from rtgen.live import LiveJam
+    from rtgen.live import LiveJam, link_clock
     from rtgen.memoryfile import load_memory
     from rtgen.sessions import open_play_session
 
+    # --clock link: no binding is one line, before any port opens; joined by LiveJam
+    link = link_clock(settings, link_bpm) if settings.clock == "link" else None
     memory = load_memory(settings.memory_file)  # a bad file: one line, before any port
     session = open_play_session(model, settings.device)
     api_name = api.value if api else None
@@ -395,6 +432,7 @@ def _start(
             log_path,
             memory,
             chords_port,
+            link,
         )
         jam.install_signals()
         if not virtual:  # a virtual port is this process's own: nobody else plays to it
@@ -406,6 +444,8 @@ def _start(
                     file=sys.stderr,
                 )
     except BaseException:
+        if link is not None:
+            link.stop()  # type: ignore[attr-defined]
         for port in (in_port, out_port, chords_port):
             if port is not None:
                 port.close()
@@ -413,11 +453,7 @@ def _start(
     if not quiet:
         print(
             f"rtgen: {settings.mode} at "
-            + (
-                "the input's MIDI clock"
-                if settings.clock == "external"
-                else f"{settings.bpm:g} BPM"
-            )
+            + _tempo_source(settings, jam, link_bpm)
             + f", in '{in_port.name}', "
             f"out '{out_port.name}', model {Path(session.path).name} "
             f"({', '.join(session.providers)}), seed {seed}"

@@ -72,6 +72,7 @@ class PlaySettings:
     device: str = "auto"
     lookahead: int = 1
     send_ahead_ms: float = -1.0  # -1 = half the JACK period on a JACK output, else 0
+    latency_ms: float = 0.0  # the synth sounds this late: everything is sent this much earlier
     realtime: bool = True  # the send thread asks for SCHED_FIFO (quietly normal if refused)
     cc: dict[str, int] = field(default_factory=dict)  # action -> controller number
     # The call's manner (docs/manner.md): strengths in logits, 0 = off; set with rtgen score
@@ -226,15 +227,15 @@ def _check_critic(text: str) -> None:
 def _check_split(text: str) -> None:
     try:
         parse_split(text)
-    except ValueError as exc:
-        raise BadValue(str(exc)) from None
+    except ValueError as exc:  # the value quoted short: a long one is still one short line
+        raise BadValue(str(exc).replace(repr(text), short(text))) from None
 
 
 def _check_chords(text: str) -> None:
     try:
         parse_chords(text)
-    except ValueError as exc:
-        raise BadValue(str(exc)) from None
+    except ValueError as exc:  # the value quoted short: a long one is still one short line
+        raise BadValue(str(exc).replace(repr(text), short(text))) from None
 
 
 def _check_cc(table: dict) -> None:
@@ -287,6 +288,7 @@ SCHEMA: dict[str, Rule] = {
     "device": Rule(str, choices=DEVICES, flag="--device"),
     "lookahead": Rule(int, 1, MAX_LOOKAHEAD),  # 0 planned nothing: rtgen never played
     "send_ahead_ms": Rule(float, 0, 20, also=-1, flag="--send-ahead"),
+    "latency_ms": Rule(float, 0, 500, flag="--latency-ms"),
     "realtime": Rule(bool),
     "cc": Rule(dict, parse=_check_cc),
     "texture": Rule(float, 0, MAX_STRENGTH, flag="--texture"),

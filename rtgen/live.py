@@ -50,7 +50,7 @@ from rtgen.jamrecord import log_header, write_record
 from rtgen.jamstats import JamStats, summary
 from rtgen.memoryfile import save_memory
 from rtgen.midi import CONTROL_CHANGE, NOTE_OFF, NOTE_ON, PITCH_BEND, PROGRAM_CHANGE, kind_of
-from rtgen.replay import LoggedCalls, RecordingClock, SessionLog
+from rtgen.replay import LoggedCalls, RecordingClock, SessionLog, plan_early
 from rtgen.tokens import GRID_STEPS_PER_BEAT
 
 log = logging.getLogger("rtgen.play")
@@ -62,7 +62,12 @@ THRU_KINDS = (NOTE_OFF, NOTE_ON, CONTROL_CHANGE, PITCH_BEND)  # what --thru echo
 
 
 def send_ahead_ns(settings: PlaySettings, out: LiveOutputPort) -> int:
-    """How early to hand messages to the output (see rtgen.io.jackperiod)."""
+    """How early to hand messages to the output: the port's own (see rtgen.io.jackperiod)
+    and ``--latency-ms``, the synth's (it sounds that late, so everything goes that early)."""
+    return _port_ahead_ns(settings, out) + round(settings.latency_ms * 1e6)
+
+
+def _port_ahead_ns(settings: PlaySettings, out: LiveOutputPort) -> int:
     if settings.send_ahead_ms >= 0:
         return round(settings.send_ahead_ms * 1e6)
     if out.api != "jack":
@@ -149,6 +154,7 @@ class LiveJam:
         self.engine = Engine(
             self.cfg, session, self.timeline, self.eclock, self.scheduler, memory=memory
         )
+        plan_early(self.engine, settings.latency_ms)  # --latency-ms: planned early enough too
         testfaults.install(self)  # only where a reliability test asks for a fault
         self.stop_reason: str | None = None
         self.error: BaseException | None = None

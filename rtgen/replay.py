@@ -184,6 +184,17 @@ class LoggedCalls:
         return result
 
 
+def plan_early(engine: Any, latency_ms: float) -> None:
+    """``--latency-ms``: every message is sent that much early, so each beat is planned that
+    much earlier too (its first notes would be late otherwise). Live and replay both call
+    this, so a replayed tick plans the same beats."""
+    lead_ns = round(latency_ms * 1e6)
+    if lead_ns <= 0:
+        return
+    plan_deadline = engine.plan_deadline
+    engine.plan_deadline = lambda beat: plan_deadline(beat) - lead_ns
+
+
 def read_log(path: Path) -> tuple[dict, list[dict]]:
     """(header, records); a torn last line (the process was killed) is left out."""
     path = Path(path)
@@ -260,6 +271,7 @@ class _ReplayRig:
         self.engine = Engine(
             self.cfg, session, self.timeline, self.clock, self.scheduler, memory=memory
         )
+        plan_early(self.engine, settings.latency_ms)
 
     def send_due(self, until: int) -> None:
         """Everything due by ``until``, each at its own deadline (as the send thread does)."""

@@ -236,6 +236,12 @@ def register(app: typer.Typer) -> None:
             help="Send each message this many ms before its time (-1, the default: half the "
             "JACK period on a JACK output, so notes land centred on their time; else 0).",
         ),
+        latency_ms: float = typer.Option(
+            None,
+            "--latency-ms",
+            help="The synth sounds this many ms late: send everything this much earlier "
+            "(0..500; 0, the default).",
+        ),
         max_polyphony: int = typer.Option(
             None, "--max-polyphony", help="Most model notes sounding at once (4)."
         ),
@@ -324,6 +330,7 @@ def register(app: typer.Typer) -> None:
             "seed": seed,
             "device": device.value if device else None,
             "send_ahead_ms": send_ahead,
+            "latency_ms": latency_ms,
             "max_polyphony": max_polyphony,
             "silence": silence,
             "max_note_beats": max_note_beats,

@@ -33,7 +33,7 @@ from rtgen.errors import RtgenError, short
 from rtgen.fields import BadField, UnknownField, WrongType, check_fields, typed
 from rtgen.tokens import GRID_STEPS_PER_BEAT as G
 
-CC_ACTIONS = ("end_call", "panic", "temperature", "mode", "reset_memory")
+CC_ACTIONS = ("end_call", "panic", "temperature", "mode", "reset_memory", "tap")
 CLOCKS = ("internal", "external", "link")  # rtgen's own, the input's MIDI clock, Ableton Link
 MIN_BPM = 5.0  # slower, one beat lasts over 12 s (and 1e-300 BPM overflowed the clock)
 MAX_TEMPERATURE = 5.0  # logits / 5 is already close to uniform noise; the CC knob reaches 2
@@ -72,6 +72,7 @@ class PlaySettings:
     device: str = "auto"
     lookahead: int = 1
     send_ahead_ms: float = -1.0  # -1 = half the JACK period on a JACK output, else 0
+    bpm_auto: bool = False  # --bpm auto: the first call sets the tempo and the beat
     latency_ms: float = 0.0  # the synth sounds this late: everything is sent this much earlier
     realtime: bool = True  # the send thread asks for SCHED_FIFO (quietly normal if refused)
     cc: dict[str, int] = field(default_factory=dict)  # action -> controller number
@@ -288,6 +289,7 @@ SCHEMA: dict[str, Rule] = {
     "device": Rule(str, choices=DEVICES, flag="--device"),
     "lookahead": Rule(int, 1, MAX_LOOKAHEAD),  # 0 planned nothing: rtgen never played
     "send_ahead_ms": Rule(float, 0, 20, also=-1, flag="--send-ahead"),
+    "bpm_auto": Rule(bool, flag="--bpm auto"),
     "latency_ms": Rule(float, 0, 500, flag="--latency-ms"),
     "realtime": Rule(bool),
     "cc": Rule(dict, parse=_check_cc),

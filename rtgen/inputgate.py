@@ -128,6 +128,8 @@ def action_calls(action: str, value: int, t_rel: int) -> list[dict]:
         return [{"k": "memreset"}]  # forget the player's phrases
     if action == "temperature":
         return [{"k": "temp", "v": max(0.05, 2.0 * value / 127)}]
+    if action == "tap" and value >= 64:
+        return [{"k": "tap", "t": t_rel}]  # tap tempo: a beat now
     if action == "mode":
         return [{"k": "mode", "v": MODES[min(2, value * 3 // 128)]}]
     return []

@@ -50,7 +50,7 @@ from rtgen.jamrecord import log_header, write_record
 from rtgen.jamstats import JamStats, summary
 from rtgen.memoryfile import save_memory
 from rtgen.midi import CONTROL_CHANGE, NOTE_OFF, NOTE_ON, PITCH_BEND, PROGRAM_CHANGE, kind_of
-from rtgen.replay import LoggedCalls, RecordingClock, SessionLog, plan_early
+from rtgen.replay import LoggedCalls, RecordingClock, SessionLog
 from rtgen.tokens import GRID_STEPS_PER_BEAT
 
 log = logging.getLogger("rtgen.play")
@@ -154,7 +154,6 @@ class LiveJam:
         self.engine = Engine(
             self.cfg, session, self.timeline, self.eclock, self.scheduler, memory=memory
         )
-        plan_early(self.engine, settings.latency_ms)  # --latency-ms: planned early enough too
         testfaults.install(self)  # only where a reliability test asks for a fault
         self.stop_reason: str | None = None
         self.error: BaseException | None = None

@@ -68,6 +68,8 @@ def apply(engine, scheduler, rec: dict, origin_ns: int) -> Any:
         engine.skip_to(rec["beat"])
     elif kind == "endcall":
         engine.end_call()
+    elif kind == "tap":
+        engine.tap(origin_ns + rec["t"])
     elif kind == "memreset":
         engine.reset_memory()
     elif kind == "temp":
@@ -184,17 +186,6 @@ class LoggedCalls:
         return result
 
 
-def plan_early(engine: Any, latency_ms: float) -> None:
-    """``--latency-ms``: every message is sent that much early, so each beat is planned that
-    much earlier too (its first notes would be late otherwise). Live and replay both call
-    this, so a replayed tick plans the same beats."""
-    lead_ns = round(latency_ms * 1e6)
-    if lead_ns <= 0:
-        return
-    plan_deadline = engine.plan_deadline
-    engine.plan_deadline = lambda beat: plan_deadline(beat) - lead_ns
-
-
 def read_log(path: Path) -> tuple[dict, list[dict]]:
     """(header, records); a torn last line (the process was killed) is left out."""
     path = Path(path)
@@ -271,7 +262,6 @@ class _ReplayRig:
         self.engine = Engine(
             self.cfg, session, self.timeline, self.clock, self.scheduler, memory=memory
         )
-        plan_early(self.engine, settings.latency_ms)
 
     def send_due(self, until: int) -> None:
         """Everything due by ``until``, each at its own deadline (as the send thread does)."""

@@ -14,7 +14,6 @@ from rtgen.commands import play_cmd
 from rtgen.config import PlaySettings, load_preset
 from rtgen.errors import RtgenError
 from rtgen.live import send_ahead_ns
-from rtgen.replay import plan_early
 
 
 def test_default_is_zero_and_changes_nothing() -> None:
@@ -67,8 +66,12 @@ def test_flag(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_each_beat_is_planned_that_much_earlier() -> None:
-    engine = SimpleNamespace(plan_deadline=lambda beat: beat * 1_000_000_000)
-    plan_early(engine, 0.0)
-    assert engine.plan_deadline(3) == 3_000_000_000
-    plan_early(engine, 40.0)
-    assert engine.plan_deadline(3) == 3_000_000_000 - 40_000_000
+    from rtgen.engine.build import engine_config
+    from rtgen.engine.offline import OfflineRig
+    from tests.engine.fakes import FakeSession
+
+    deadlines = []
+    for ms in (0.0, 40.0):
+        cfg = engine_config(PlaySettings(latency_ms=ms).validate(), 0)
+        deadlines.append(OfflineRig(cfg, FakeSession(0)).engine.plan_deadline(3))
+    assert deadlines[0] - deadlines[1] == 40_000_000

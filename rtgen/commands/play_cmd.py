@@ -159,6 +159,19 @@ def _status_printer(quiet: bool) -> _PlayStatus | None:
     return _PlayStatus()
 
 
+def _bpm_number(text: str | None) -> float | None:
+    """``--bpm``: a number (checked with the other settings), 'auto' (None here), or a
+    one-line error."""
+    if text is None or text.strip().lower() == "auto":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise RtgenError(
+            f"--bpm must be a number of beats per minute or auto, not {text!r}"
+        ) from None
+
+
 def register(app: typer.Typer) -> None:
     @app.command("play")
     def play_command(
@@ -182,7 +195,12 @@ def register(app: typer.Typer) -> None:
         mode: ModeName = typer.Option(
             None, "--mode", help="call-response (default), continue or duet."
         ),
-        bpm: float = typer.Option(None, "--bpm", help="Tempo of the internal clock (120)."),
+        bpm: str = typer.Option(
+            None,
+            "--bpm",
+            help="Tempo of the internal clock (120), or 'auto': your first call sets tempo "
+            "and beat (just start playing).",
+        ),
         clock: ClockSource = typer.Option(
             None,
             "--clock",
@@ -315,7 +333,8 @@ def register(app: typer.Typer) -> None:
         logging.basicConfig(level=logging.WARNING, format="rtgen: %(message)s")
         flags = {
             "mode": mode.value if mode else None,
-            "bpm": bpm,
+            "bpm": _bpm_number(bpm),
+            "bpm_auto": True if bpm is not None and bpm.strip().lower() == "auto" else None,
             "clock": clock.value if clock else None,
             "send_clock": send_clock,
             "temperature": temperature,
@@ -354,6 +373,10 @@ def register(app: typer.Typer) -> None:
         settings = merge(preset, flags)
         # --clock link proposes a tempo only when the user gave one (flag or preset)
         link_bpm = settings.bpm if bpm is not None or "bpm" in preset else None
+        if settings.bpm_auto and settings.clock != "internal":
+            raise RtgenError(
+                f"--bpm auto sets rtgen's own clock: not with --clock {settings.clock}"
+            )
         if not virtual and (inp is None or out is None):
             raise RtgenError("give --in and --out port names (see rtgen ports), or --virtual")
         if virtual and (inp is not None or out is not None):

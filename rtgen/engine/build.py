@@ -60,6 +60,8 @@ def engine_config(s: PlaySettings, seed: int) -> EngineConfig:
         critic=(s.critic or str(default_critic())) if s.candidates > 1 else None,
         harmony_route=harmony_route(s),
         harmony=s.harmony,
+        tempo_from_call=s.bpm_auto,
+        plan_lead_ns=round(s.latency_ms * 1e6),  # sent that early: its beats planned so too
     )
 
 

@@ -159,6 +159,15 @@ class BeatClock:
         at_ns = int(at_ns)
         self._line = TempoLine(at_ns, self._line.beat_at(at_ns), ns_per_beat)
 
+    def realign(self, bpm: float, beat_ns: int, now_ns: int) -> None:
+        """The player's tempo and beat: from now on ``bpm``, with a whole beat at ``beat_ns``
+        (a tap, a call's onset). The beat count only ever moves on (by less than a beat and
+        a bar's rounding), never back: what was planned and heard keeps its order."""
+        ns_per_beat = NS_PER_MINUTE / check_bpm(bpm)
+        old = self._line.beat_at(now_ns)
+        whole = math.ceil(old - (now_ns - beat_ns) / ns_per_beat - 1e-9)
+        self._line = TempoLine(int(beat_ns), float(whole), ns_per_beat)
+
     def bar_of(self, beat: float) -> int:
         return math.floor(beat / self._beats_per_bar)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rtgen import tokens as T
 from rtgen.critic.features import call_window
@@ -31,6 +31,7 @@ from rtgen.engine.planner import Planner
 from rtgen.engine.sampler import Sampler, SamplerConfig
 from rtgen.engine.scheduler import Scheduler
 from rtgen.engine.steer import Steer, SteerConfig
+from rtgen.engine.tempo import TapTempo, Tempo, estimate_tempo
 from rtgen.events import Note
 
 PLAN_AHEAD_MAX_NS = 80_000_000  # plan beat b this long before it (or a quarter beat)
@@ -57,6 +58,8 @@ class EngineConfig:
     critic: str | None = None  # the critic file (rtgen.critic); None: one candidate
     harmony_route: HarmonyRoute | None = None  # what carries the harmony (None: nothing)
     harmony: float = 0.0  # the held chord's strength in the logits (harmony.py; 0: off)
+    tempo_from_call: bool = False  # --bpm auto: the first call sets tempo and beat (tempo.py)
+    plan_lead_ns: int = 0  # --latency-ms: sent that much early, so planned that much earlier
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,9 @@ class Engine:
         if self.held_chord is not None and cfg.harmony > 0:
             self.planner.harmony = HarmonyBias(cfg.harmony)
         self.wake_ns: int | None = None  # a replan is due then (a chord changed mid-answer)
+        self.taps = TapTempo()
+        # --bpm auto: the first call's onsets (ns) until it is answered; None once it was
+        self._first_call: list[int] | None = [] if cfg.tempo_from_call else None
 
     def on_message(self, message: tuple[int, ...], t_ns: int, chords: bool = False) -> None:
         """One raw input message, stamped when it arrived; ``chords``: from the chord port."""
@@ -121,6 +127,7 @@ class Engine:
             self._on_harmony(message, t_ns)
             return
         for ev in self.listener.feed(message, t_ns):
+            self._hear_tempo(ev.is_on, t_ns)
             if ev.is_on and self.mode.on_player_note():
                 self.barge_ins += 1
                 grid_ns = self.timeline.time_of(1 / T.GRID_STEPS_PER_BEAT) - self.timeline.time_of(
@@ -129,6 +136,49 @@ class Engine:
                 self.planner.cut(max(t_ns, self.clock.now_ns()) + min(grid_ns, 1_000_000))
                 self.listener.call_start_ns = self._call_goes_on(t_ns)
             self.planner.add_player_event(ev, t_ns)
+
+    # --- the player's tempo (tempo.py) ----------------------------------------------------------
+    def _hear_tempo(self, is_on: bool, t_ns: int) -> None:
+        """--bpm auto: each time the first call's keys are all up (it may be over), its
+        onsets so far set the tempo and the beat, before the silence after it is counted."""
+        if self._first_call is None:
+            return
+        if self.mode.answers:
+            self._first_call = None
+            return
+        if is_on:
+            self._first_call.append(t_ns)
+        elif not self.listener.any_held:
+            tempo = estimate_tempo(self._first_call)
+            if tempo is not None:
+                self._realign(tempo, t_ns)
+
+    def tap(self, t_ns: int) -> bool:
+        """A tap of tap tempo (a CC): after a steady count the beat follows the taps, the last
+        one a beat. Only while rtgen listens (an answer keeps its tempo) and on its own
+        clock (an external one is the DAW's). True when the tempo was set."""
+        tempo = self.taps.tap(t_ns)
+        if tempo is None or self.mode.state != "listening":
+            return False
+        return self._realign(tempo, t_ns)
+
+    def _realign(self, tempo: Tempo, now_ns: int) -> bool:
+        """The timeline to the player's tempo and beat; what is in beats follows (the call's
+        notes, the events not yet committed), and the next plan is found afresh."""
+        realign = getattr(self.timeline, "realign", None)
+        if realign is None:
+            return False
+        old = self.timeline.time_of
+        before = [(old(n.start), old(n.end)) for n in self.listener.notes]
+        realign(tempo.bpm, tempo.beat_ns, now_ns)
+        beat_at = self.timeline.beat_at
+        self.listener.notes = [
+            replace(n, start=beat_at(t0), end=beat_at(t1))
+            for n, (t0, t1) in zip(self.listener.notes, before)
+        ]
+        self.planner.player = [(t, replace(ev, beat=beat_at(t))) for t, ev in self.planner.player]
+        self.next_beat = None
+        return True
 
     def _on_harmony(self, message: tuple[int, ...], t_ns: int) -> None:
         """A harmony message: never a call. A new chord steers the notes planned from the
@@ -159,7 +209,7 @@ class Engine:
     def plan_deadline(self, beat: int) -> int:
         t_b = self.timeline.time_of(beat)
         quarter = self.timeline.time_of(beat + 0.25) - t_b
-        return t_b - min(PLAN_AHEAD_MAX_NS, quarter)
+        return t_b - min(PLAN_AHEAD_MAX_NS, quarter) - self.cfg.plan_lead_ns
 
     def tick(self, now_ns: int) -> int:
         """Plan every beat whose deadline has come; returns the next deadline (ns)."""

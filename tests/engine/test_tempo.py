@@ -59,3 +59,55 @@ def test_unsteady_taps_and_a_pause_start_a_new_count() -> None:
     assert last is None
     assert taps.tap(int(5e9)) is None  # over two seconds later: a new count
     assert taps.tap(int(5.6e9)).bpm == pytest.approx(100)
+
+
+def _rig(**settings):
+    from rtgen.config import PlaySettings
+    from rtgen.engine.build import engine_config
+    from rtgen.engine.offline import OfflineRig
+    from tests.engine.fakes import FakeSession
+
+    s = PlaySettings(seed=1, silence=1.0, **settings).validate()
+    cfg = engine_config(s, 1)
+    return OfflineRig(cfg, FakeSession(1), bpm=120.0)
+
+
+def _model_onsets(rig) -> list[int]:
+    return [t for t, m in rig.port.sent if m[0] & 0xF0 == 0x90 and m[2]]
+
+
+def test_bpm_auto_answers_on_the_grid_of_a_call_at_96_bpm() -> None:
+    """rtgen's own clock starts at 120; a call of eight quarters at 96 BPM (1 ms of jitter, a
+    sequencer's or a test keyboard's) sets tempo and beat: every answer onset is on the
+    player's 96 BPM grid (1/12 beat) to within 3 ms, and the answer starts on one of the
+    player's beats. (A hand's 10 ms would drift further by the answer: the estimate is as
+    good as the call's timing.)"""
+    rig = _rig(bpm_auto=True, max_note_beats=0.5)
+    rng = np.random.default_rng(3)
+    t0 = rig.clock.now_ns() + 700_000_000  # not on rtgen's provisional beat
+    inputs = []
+    for i, p in enumerate([60, 62, 64, 65, 67, 65, 64, 62]):
+        on = int(t0 + i * BEAT_96 + rng.normal(0, 1e6))
+        inputs += [(on, (0x90, p, 90)), (on + int(0.8 * BEAT_96), (0x80, p, 0))]
+    rig.run(inputs, int(t0 + 24 * BEAT_96))
+    ons = _model_onsets(rig)
+    assert ons and rig.timeline.bpm == pytest.approx(96, rel=2e-3)
+    steps = [(t - t0) / (BEAT_96 / 12) for t in ons]
+    errors_ms = [abs(s - round(s)) * BEAT_96 / 12 / 1e6 for s in steps]
+    assert max(errors_ms) < 3.0, errors_ms
+    first = (ons[0] - t0) / BEAT_96
+    assert abs(first - round(first)) * BEAT_96 / 1e6 < 3.0 and first > 8
+
+
+def test_a_steady_count_of_taps_sets_the_tempo_while_listening() -> None:
+    """Four taps 625 ms apart (the engine's tap, as a CC mapped to "tap" calls it): rtgen's
+    clock goes from 120 to 96 BPM with a beat on the last tap."""
+    rig = _rig()
+    t = rig.clock.now_ns() + 300_000_000
+    for i in range(4):
+        when = int(t + i * BEAT_96)
+        rig.clock.set(when)
+        rig.engine.tap(when)
+    assert rig.timeline.bpm == pytest.approx(96)
+    last = t + 3 * BEAT_96
+    assert rig.timeline.beat_at(int(last)) == pytest.approx(round(rig.timeline.beat_at(int(last))))

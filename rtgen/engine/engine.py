@@ -117,8 +117,10 @@ class Engine:
             self.planner.harmony = HarmonyBias(cfg.harmony)
         self.wake_ns: int | None = None  # a replan is due then (a chord changed mid-answer)
         self.taps = TapTempo()
-        # --bpm auto: the first call's onsets (ns) until it is answered; None once it was
+        # the onsets (ns) that set the tempo until the call they belong to is answered (--bpm
+        # auto: the first call's; after a tap count: the taps', then the call's after them)
         self._first_call: list[int] | None = [] if cfg.tempo_from_call else None
+        self._tempo_answers = 0  # answers so far when they began: the next one ends them
 
     def on_message(self, message: tuple[int, ...], t_ns: int, chords: bool = False) -> None:
         """One raw input message, stamped when it arrived; ``chords``: from the chord port."""
@@ -143,7 +145,7 @@ class Engine:
         onsets so far set the tempo and the beat, before the silence after it is counted."""
         if self._first_call is None:
             return
-        if self.mode.answers:
+        if self.mode.answers > self._tempo_answers:
             self._first_call = None
             return
         if is_on:
@@ -156,10 +158,14 @@ class Engine:
     def tap(self, t_ns: int) -> bool:
         """A tap of tap tempo (a CC): after a steady count the beat follows the taps, the last
         one a beat. Only while rtgen listens (an answer keeps its tempo) and on its own
-        clock (an external one is the DAW's). True when the tempo was set."""
+        clock (an external one is the DAW's). The call played after the count refines it
+        as --bpm auto's first call does (four taps span three beats; the answer comes ten
+        or more beats later). True when the tempo was set."""
         tempo = self.taps.tap(t_ns)
         if tempo is None or self.mode.state != "listening":
             return False
+        self._first_call = list(self.taps.taps)
+        self._tempo_answers = self.mode.answers
         return self._realign(tempo, t_ns)
 
     def _realign(self, tempo: Tempo, now_ns: int) -> bool:

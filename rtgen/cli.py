@@ -12,6 +12,7 @@ import typer
 from rtgen import __version__
 from rtgen.commands import (
     bench_cmd,
+    calibrate_cmd,
     eval_cmd,
     export_cmd,
     generate_cmd,
@@ -46,6 +47,7 @@ render_cmd.register(app)
 generate_cmd.register(app)
 play_cmd.register(app)
 panic_cmd.register(app)
+calibrate_cmd.register(app)
 bench_cmd.register(app)
 replay_cmd.register(app)
 score_cmd.register(app)

@@ -72,6 +72,7 @@ class PlaySettings:
     device: str = "auto"
     lookahead: int = 1
     send_ahead_ms: float = -1.0  # -1 = half the JACK period on a JACK output, else 0
+    exit_on_server_loss: bool = False  # the JACK server went away: exit 3, no restart
     bpm_auto: bool = False  # --bpm auto: the first call sets the tempo and the beat
     latency_ms: float = 0.0  # the synth sounds this late: everything is sent this much earlier
     realtime: bool = True  # the send thread asks for SCHED_FIFO (quietly normal if refused)
@@ -289,6 +290,7 @@ SCHEMA: dict[str, Rule] = {
     "device": Rule(str, choices=DEVICES, flag="--device"),
     "lookahead": Rule(int, 1, MAX_LOOKAHEAD),  # 0 planned nothing: rtgen never played
     "send_ahead_ms": Rule(float, 0, 20, also=-1, flag="--send-ahead"),
+    "exit_on_server_loss": Rule(bool, flag="--exit-on-server-loss"),
     "bpm_auto": Rule(bool, flag="--bpm auto"),
     "latency_ms": Rule(float, 0, 500, flag="--latency-ms"),
     "realtime": Rule(bool),

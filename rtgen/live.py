@@ -45,6 +45,7 @@ from rtgen.engine.scheduler import Scheduler
 from rtgen.hotplug import PORT_CHECK_NS, PortWatch
 from rtgen.inputgate import ACTION, CLOCK, PLAY, InputGate, action_calls
 from rtgen.io.guarded import GuardedOutput, SentLog
+from rtgen.io.jackrestart import restarts
 from rtgen.io.jackwatch import EXIT_SERVER_LOST, JackWatch
 from rtgen.jamrecord import log_header, write_record
 from rtgen.jamstats import JamStats, summary
@@ -168,6 +169,7 @@ class LiveJam:
             self.out, inp, self.stats, self._output_lost, self._release_held, self.clock.now_ns()
         )
         self._stopping = False
+        self.restart = False  # the server went away: start again once it is back
         header = log_header(settings, seed, session.path, self.origin)
         header["memory"] = self.engine.memory_doc()  # replay starts from the same memory
         self.log = SessionLog(log_path, header) if log_path is not None else None
@@ -242,13 +244,7 @@ class LiveJam:
                 self.beats.ahead(now)
             if now >= next_check:
                 if self.jack_watch is not None and self.jack_watch.lost:
-                    log.warning(
-                        "the JACK server went away: rtgen stops (exit %d), start it again "
-                        "once JACK is back",
-                        EXIT_SERVER_LOST,
-                    )
-                    self.exit_code = EXIT_SERVER_LOST
-                    self.request_stop("JACK server lost")
+                    self._server_lost()
                     break
                 self.ports.check(now)
                 next_check = now + PORT_CHECK_NS
@@ -270,6 +266,24 @@ class LiveJam:
             self._handle_chords()
             if self.engine.wake_ns is not None:  # a chord changed: a replan is due
                 deadline = min(deadline, self.engine.wake_ns)
+
+    def _server_lost(self) -> None:
+        """The JACK server went away: stop, then (play_cmd) start again in a fresh process
+        that waits for it (rtgen/io/jackrestart.py), or exit for a supervisor."""
+        if self.s.exit_on_server_loss:
+            log.warning(
+                "the JACK server went away: rtgen stops (exit %d), start it again "
+                "once JACK is back",
+                EXIT_SERVER_LOST,
+            )
+            self.exit_code = EXIT_SERVER_LOST
+        else:
+            log.warning(
+                "the JACK server went away: rtgen waits for it and plays on when it is back "
+                "(--exit-on-server-loss: exit instead)"
+            )
+            self.restart = True
+        self.request_stop("JACK server lost")
 
     def _skip_missed_beats(self, now: int) -> None:
         """Beats that ended before they were planned are skipped (counted): planned now,
@@ -365,4 +379,6 @@ class LiveJam:
     def summary(self) -> dict[str, Any]:
         """The figures printed on exit: what came in, what went out, what was missed."""
         engine, sched = self.engine.stats(), self.scheduler.stats
-        return summary(self.stats, engine, sched, self.inp.dropped, len(self.ledger))
+        out = summary(self.stats, engine, sched, self.inp.dropped, len(self.ledger))
+        out["server_restarts"] = restarts()  # times this jam came back after JACK did
+        return out

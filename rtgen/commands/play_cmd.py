@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import random
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,6 +15,7 @@ from rtgen.commands.choices import ClockSource, Device, MidiApi, ModeName
 from rtgen.config import PlaySettings, load_preset, merge
 from rtgen.engine.harmony import parse_chords
 from rtgen.errors import RtgenError
+from rtgen.io.jackrestart import restart_self, restarts, segment_path, wait_for_server
 from rtgen.midi import pitch_name
 from rtgen.paths import check_writable
 from rtgen.statusline import Field, StatusLine, fit
@@ -157,6 +159,26 @@ def _status_printer(quiet: bool) -> _PlayStatus | None:
     if quiet or not sys.stderr.isatty():
         return None
     return _PlayStatus()
+
+
+def _say(text: str) -> None:
+    print(f"rtgen: {text}", file=sys.stderr, flush=True)
+
+
+def _when_there(open_port, name: str | None, wait: bool, poll_s: float = 0.2):
+    """``open_port()``; after a restart, tried again until the port is back (the peer
+    comes back after the server), saying once what it waits for."""
+    said = False
+    while True:
+        try:
+            return open_port()
+        except RtgenError as exc:
+            if not wait or not exc.format_message().startswith("no MIDI"):
+                raise
+            if not said:
+                _say(f"waiting for '{name}' to come back (Ctrl-C to stop)")
+                said = True
+            time.sleep(poll_s)
 
 
 def _bpm_number(text: str | None) -> float | None:
@@ -325,6 +347,12 @@ def register(app: typer.Typer) -> None:
         harmony: float = typer.Option(
             None, "--harmony", help="How strongly answers keep to the held chord (4; 0 = off)."
         ),
+        exit_on_server_loss: bool = typer.Option(
+            None,
+            "--exit-on-server-loss/--wait-for-server",
+            help="When the JACK server goes away: exit 3 for a supervisor to restart rtgen, "
+            "instead of waiting for the server and playing on (the default).",
+        ),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No status line (for services)."),
         seconds: float = typer.Option(None, "--seconds", help="Stop after this long."),
     ) -> None:
@@ -368,6 +396,7 @@ def register(app: typer.Typer) -> None:
             "split": split,
             "chords": chords,
             "harmony": harmony,
+            "exit_on_server_loss": exit_on_server_loss,
         }
         preset = load_preset(config)
         settings = merge(preset, flags)
@@ -383,6 +412,7 @@ def register(app: typer.Typer) -> None:
             raise RtgenError("--virtual creates rtgen's own ports: give it without --in/--out")
         if seconds is not None and not seconds > 0:  # also NaN
             raise RtgenError(f"--seconds must be > 0, not {seconds}")
+        record, log_path = segment_path(record), segment_path(log_path)  # after a restart
         if record is not None:
             check_writable(record, "--record")  # now: at the end the jam would be lost
         seed_used = settings.seed if settings.seed >= 0 else random.randrange(1 << 31)
@@ -411,6 +441,8 @@ def register(app: typer.Typer) -> None:
         print("rtgen: stats " + " ".join(f"{k}={v}" for k, v in stats.items()), file=sys.stderr)
         for warning in input_warnings(stats, jam.clock.now_ns() - jam.origin, jam.inp.name):
             print(f"rtgen: warning: {warning}", file=sys.stderr)
+        if jam.restart:  # the JACK server went away: a fresh process waits for it
+            restart_self()
         raise typer.Exit(code)
 
 
@@ -440,12 +472,23 @@ def _start(
     memory = load_memory(settings.memory_file)  # a bad file: one line, before any port
     session = open_play_session(model, settings.device)
     api_name = api.value if api else None
+    again = restarts() > 0  # the JACK server went away: wait for it, then for the ports
+    if again:
+        wait_for_server(_say)
     # Virtual ports live in two MIDI clients (rtmidi makes one per direction): named apart,
     # or JACK would rename the second "rtgen-01" and the printed name would not exist.
-    out_port = ports.open_output(out, api_name, virtual=virtual, client_name=VIRTUAL_OUT)
+    out_port = _when_there(
+        lambda: ports.open_output(out, api_name, virtual=virtual, client_name=VIRTUAL_OUT),
+        out,
+        again,
+    )
     in_port = chords_port = None
     try:
-        in_port = ports.open_input(inp, api_name, virtual=virtual, client_name=VIRTUAL_IN)
+        in_port = _when_there(
+            lambda: ports.open_input(inp, api_name, virtual=virtual, client_name=VIRTUAL_IN),
+            inp,
+            again,
+        )
         if parse_chords(settings.chords)[0] == "port":  # a second keyboard, a chord track
             chords_port = ports.open_input(
                 settings.chords, api_name, client_name=CHORDS_IN, virtual_name="rtgen chords"

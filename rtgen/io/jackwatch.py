@@ -6,16 +6,14 @@ lines. A small client of rtgen's own, opened with libjack through ctypes, asks J
 shutdown callback: JACK calls it within milliseconds of the server's end (7 ms measured on
 the dummy driver, server SIGKILLed).
 
-Reconnecting in the same process is not offered: measured here (server SIGKILLed, started
+Reconnecting in the same process cannot work: measured here (server SIGKILLed, started
 again under the same name), a dead server's rtmidi clients go on listing their old ports
 (why rtgen saw no port loss), and new rtmidi clients made in that process afterwards find no
 server at all, even with the old ones closed and deleted first and seconds after the server
-is back; only a fresh process connects. So `rtgen play` says so on one line and exits with
-EXIT_SERVER_LOST, for a supervisor to start it again (the systemd recipe in
-docs/reliability.md restarts on failure). A self-restart (exec once the server answers,
-then waiting for the --in/--out ports) is the way to do it inside rtgen; its test would need
-keyboard and synth peers in processes of their own, as the test's own are broken the same
-way.
+is back; only a fresh process connects. So `rtgen play` says so on one line, shuts its jam
+down and starts itself again (rtgen/io/jackrestart.py: the new process waits for the server
+and the ports), or, with --exit-on-server-loss, exits with EXIT_SERVER_LOST for a
+supervisor.
 
     watch = JackWatch.open()      # None: no libjack, or no server (then nothing to watch)
     if watch is not None and watch.lost: ...

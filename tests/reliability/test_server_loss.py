@@ -30,7 +30,10 @@ def test_a_dying_jack_server_is_noticed_within_a_second(monkeypatch) -> None:
     kbd, synth = Keyboard(), Synth()
     rt = None
     try:
-        rt = Rtgen(["--in", KBD, "--out", SYNTH], ports=lambda: kbd.ports() + synth.ports())
+        rt = Rtgen(
+            ["--in", KBD, "--out", SYNTH, "--exit-on-server-loss"],
+            ports=lambda: kbd.ports() + synth.ports(),
+        )
         time.sleep(1.0)
         t_kill = time.perf_counter()
         os.killpg(proc.pid, signal.SIGTERM)

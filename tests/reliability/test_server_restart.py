@@ -1,0 +1,168 @@
+"""The JACK server goes away under a running `rtgen play` and comes back 2.7 s later (issue
+17, point 1, as the outside run did it): rtgen says so on one line within a second, keeps
+running (the same PID: it starts itself again, rtgen/io/jackrestart.py), its ports exist
+again within 2 s of the server's and the peers' return, wired to them, and the next call is
+answered; Ctrl-C then ends it cleanly with nothing left sounding.
+
+The keyboard and the synth are processes of their own (tests/support/peerproc.py), new ones
+after the restart, and this process never opens a JACK client: a libjack whose server died
+cannot reach the next one.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from rtgen.bench.jack import spawn_dummy, stop_server, wait_ready
+from tests.support.jack import jack_mode
+from tests.support.play import Rtgen
+
+KBD, SYNTH = "rtgenProcKbd", "rtgenProcSynth"
+CALL = [60, 62, 64, 65, 67, 65, 64, 62]
+BEAT_S = 0.5
+
+
+class Peers:
+    """The keyboard and synth processes of one server's life."""
+
+    def __init__(self, folder: Path, env: dict[str, str]) -> None:
+        self.folder = folder
+        self.procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "tests.support.peerproc", role, name, str(folder)],
+                env=env,
+                stderr=subprocess.DEVNULL,
+            )
+            for role, name in (("synth", SYNTH), ("kbd", KBD))
+        ]
+
+    def ports(self) -> list[str]:
+        out = []
+        for name in (SYNTH, KBD):
+            path = self.folder / f"{name}.ports"
+            if path.exists():
+                out += path.read_text().split("\n")
+        return [p for p in out if p]
+
+    def wait(self, test, timeout_s: float = 15.0) -> float | None:
+        """perf_counter when ``test(ports)`` first held, or None."""
+        deadline = time.perf_counter() + timeout_s
+        while time.perf_counter() < deadline:
+            if test(self.ports()):
+                return time.perf_counter()
+            time.sleep(0.02)
+        return None
+
+    def play(self, pitches: list[int]) -> None:
+        text = f"{BEAT_S} " + " ".join(map(str, pitches))
+        (self.folder / f"{KBD}.play").write_text(text)
+        deadline = time.monotonic() + 20
+        while not (self.folder / f"{KBD}.played").exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        (self.folder / f"{KBD}.played").unlink()
+
+    def got(self, since: float = 0.0) -> list[tuple[float, list[int]]]:
+        path = self.folder / f"{SYNTH}.got"
+        if not path.exists():
+            return []
+        rows = [line.split() for line in path.read_text().splitlines() if line]
+        return [(float(r[0]), [int(b) for b in r[1:]]) for r in rows if float(r[0]) >= since]
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()  # a client whose server died may hang in libjack
+                proc.wait(timeout=5)
+
+
+def _ours(ports: list[str]) -> bool:
+    return any(p.endswith(":rtgen in") for p in ports) and any(
+        p.endswith(":rtgen out") for p in ports
+    )
+
+
+def _sounding(got: list[tuple[float, list[int]]]) -> int:
+    held: dict[tuple[int, int], int] = {}
+    for _, m in got:
+        if len(m) == 3 and m[0] & 0xE0 == 0x80:
+            key = (m[0] & 15, m[1])
+            on = m[0] & 0xF0 == 0x90 and m[2] > 0
+            held[key] = max(0, held.get(key, 0) + (1 if on else -1))
+    return sum(held.values())
+
+
+def test_rtgen_plays_on_after_the_jack_server_comes_back(tmp_path: Path) -> None:
+    name = f"rtgenrestart-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    sync = jack_mode() == "sync"
+    server, env, log = spawn_dummy(name, sync=sync)
+    assert wait_ready(name, server, env), log.read_text(errors="replace")
+    env = {**env, "JACK_NO_START_SERVER": "1"}
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    peers = Peers(first, env)
+    rt = None
+    try:
+        assert peers.wait(lambda p: f"{KBD}:out" in p and f"{SYNTH}:in" in p), "no peers"
+        rt = Rtgen(["--in", KBD, "--out", SYNTH, "--seed", "3"], env=env, ports=peers.ports)
+        pid = rt.pid
+        time.sleep(0.5)
+        t_loss = time.perf_counter()
+        os.killpg(server.pid, signal.SIGTERM)
+        while "JACK server went away" not in rt.stderr() and time.perf_counter() - t_loss < 3:
+            time.sleep(0.01)
+        noticed = time.perf_counter() - t_loss
+        server.wait(timeout=10)
+        peers.stop()
+        lines = [line for line in rt.stderr().splitlines() if "JACK server went away" in line]
+        assert len(lines) == 1 and "plays on" in lines[0], rt.stderr()
+        assert noticed < 1.0, noticed
+
+        time.sleep(max(0.0, t_loss + 2.7 - time.perf_counter()))
+        server, env2, log = spawn_dummy(name, sync=sync)
+        assert wait_ready(name, server, env2), log.read_text(errors="replace")
+        t_back = time.perf_counter()
+        peers = Peers(second, env)
+        t_peers = peers.wait(lambda p: f"{KBD}:out" in p and f"{SYNTH}:in" in p)
+        assert t_peers is not None, "no peers after the restart"
+        t_ours = peers.wait(_ours)
+        assert t_ours is not None, rt.stderr()
+        print(
+            f"noticed in {noticed * 1e3:.0f} ms; server back -> peers {t_peers - t_back:.2f} s, "
+            f"-> rtgen's ports {t_ours - t_back:.2f} s ({t_ours - t_peers:.2f} s after the peers)"
+        )
+        assert t_ours - max(t_back, t_peers) < 2.0
+        assert rt.alive() and rt.pid == pid
+        time.sleep(0.5)  # wired: rtgen's ports appear as it connects to the peers'
+        t_call = time.perf_counter()
+        peers.play(CALL)
+        time.sleep(4 * BEAT_S)
+        answer = [m for _, m in peers.got(t_call) if m[0] & 0xF0 == 0x90 and m[2]]
+        assert answer, rt.stderr()
+        code, _ = rt.stop(signal.SIGINT, timeout_s=10)
+        assert code == 0, rt.stderr()
+        time.sleep(0.2)
+        assert _sounding(peers.got()) == 0
+        # two exit lines: the jam before the server went away, and the one after
+        lines = re.findall(r"rtgen: stats (.*)", rt.stderr())
+        assert len(lines) == 2, rt.stderr()
+        last = dict(kv.split("=") for kv in lines[-1].split())
+        assert last["server_restarts"] == "1" and last["sounding"] == "0", lines[-1]
+    finally:
+        if rt is not None:
+            rt.kill()
+        peers.stop()
+        stop_server(server)
+        log.unlink(missing_ok=True)

@@ -37,7 +37,13 @@ from rtgen.errors import RtgenError
 FILE_NAME = "latency.json"
 PROBE_CHANNEL = 15  # 0-based: MIDI channel 16
 PROBE_VELOCITY = 1
-GAP_S = 0.150  # between two probes
+GAP_S = 0.150  # between two probes, plus a dither of up to DITHER_S
+# Probes sent exactly 150 ms apart would meet a JACK period (or a USB frame) always at the
+# same one or two phases, so each loopback's median would carry its own share of a period:
+# up to a period's difference between the two. Each probe is sent up to DITHER_S later, by
+# the golden ratio's multiples, so both loopbacks meet every phase of any period to 20 ms.
+DITHER_S = 0.020
+_GOLDEN = (5**0.5 - 1) / 2
 OFF_AFTER_S = 0.005  # a probe's note-off follows its note-on
 MAX_WAIT_S = 1.0  # an echo later than this after its probe counts as lost
 GIVE_UP_S = 1.5  # no echo at all this long after the first probe: stop early
@@ -251,6 +257,11 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
 
 
+def probe_dither_s(k: int) -> float:
+    """How much later than ``k * gap`` probe ``k`` goes out: 0..DITHER_S, evenly spread."""
+    return (k * _GOLDEN) % 1.0 * DITHER_S
+
+
 def probe_on(k: int) -> tuple[int, int, int]:
     return (0x90 | PROBE_CHANNEL, k % 128, PROBE_VELOCITY)
 
@@ -302,7 +313,7 @@ def round_trips(
 
     start = clock_ns()
     for k in range(count):
-        wait_until(start + round(k * gap_s * 1e9))
+        wait_until(start + round((k * gap_s + probe_dither_s(k)) * 1e9))
         sent_ns.append(clock_ns())
         send(probe_on(k))
         wait_until(sent_ns[-1] + round(OFF_AFTER_S * 1e9))

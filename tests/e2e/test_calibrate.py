@@ -54,9 +54,10 @@ def test_calibrate_reads_the_peers_25_ms_and_stores_it(echo: Echo, tmp_path: Pat
     assert probes == 24 and p10 <= latency <= p90, line
     assert found.group(6) == echo.in_port
 
-    # the peer kept its own delay (what the calibration is judged against)
-    kept = [(sent - arrival) * 1000 for arrival, sent, _ in echo.sent]
-    assert kept and max(abs(k - DELAY_MS) for k in kept) < 0.5, kept
+    # the peer kept its own delay (what the calibration is judged against); a peer thread
+    # preempted now and then on a loaded machine moves single echoes, not the median
+    kept = sorted((sent - arrival) * 1000 for arrival, sent, _ in echo.sent)
+    assert kept and abs(kept[len(kept) // 2] - DELAY_MS) < 0.2, kept
 
     stored = json.loads((tmp_path / "latency.json").read_text())
     entry = stored[echo.in_port]
@@ -79,9 +80,7 @@ def test_calibrate_reads_the_peers_25_ms_and_stores_it(echo: Echo, tmp_path: Pat
     assert json.loads((tmp_path / "latency.json").read_text()) == {}
 
 
-def test_no_echo_is_one_line_and_exit_2(
-    keyboard: Keyboard, synth: Synth, tmp_path: Path
-) -> None:
+def test_no_echo_is_one_line_and_exit_2(keyboard: Keyboard, synth: Synth, tmp_path: Path) -> None:
     """--in never echoes (a keyboard nobody plays): one line, exit 2, nothing stored, and
     the synth is left with nothing sounding."""
     res = run_rtgen(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import sys
@@ -159,6 +160,15 @@ def _status_printer(quiet: bool) -> _PlayStatus | None:
     if quiet or not sys.stderr.isatty():
         return None
     return _PlayStatus()
+
+
+def _with_stored_latency(settings: PlaySettings, out_name: str) -> PlaySettings:
+    """``settings`` with the latency `rtgen calibrate` stored for the output ``out_name``
+    (unchanged when none is stored); the session log then records it, so replay agrees."""
+    from rtgen.calibrate import stored_latency
+
+    found = stored_latency(out_name)
+    return settings if found is None else dataclasses.replace(settings, latency_ms=found)
 
 
 def _say(text: str) -> None:
@@ -430,6 +440,7 @@ def register(app: typer.Typer) -> None:
                 log_path,
                 quiet,
                 link_bpm,
+                latency_ms is None and "latency_ms" not in preset,
             )
         except KeyboardInterrupt:  # Ctrl-C while the model loads: nothing sounds yet
             print("rtgen: stopped before the jam began", file=sys.stderr)
@@ -458,6 +469,7 @@ def _start(
     log_path: Path | None,
     quiet: bool,
     link_bpm: float | None = None,
+    calibrated: bool = False,
 ):
     """Memory, model, ports, LiveJam with its signal handlers; every port closed if anything
     fails. ``link_bpm``: the tempo --clock link proposes (None: follow the session's)."""
@@ -489,6 +501,8 @@ def _start(
             inp,
             again,
         )
+        if calibrated and not virtual:  # no --latency-ms given: what rtgen calibrate stored
+            settings = _with_stored_latency(settings, out_port.name)
         if parse_chords(settings.chords)[0] == "port":  # a second keyboard, a chord track
             chords_port = ports.open_input(
                 settings.chords, api_name, client_name=CHORDS_IN, virtual_name="rtgen chords"
@@ -530,6 +544,7 @@ def _start(
             + f", in '{in_port.name}', "
             f"out '{out_port.name}', model {Path(session.path).name} "
             f"({', '.join(session.providers)}), seed {seed}"
+            + (f", latency {settings.latency_ms:g} ms" if settings.latency_ms else "")
             + (f", chords from '{chords_port.name}'" if chords_port is not None else "")
             + "; Ctrl-C to stop",
             file=sys.stderr,

@@ -95,3 +95,50 @@ def test_no_echo_is_one_line_and_exit_2(keyboard: Keyboard, synth: Synth, tmp_pa
     assert not (tmp_path / "latency.json").exists()
     assert synth.sounding() == 0, synth.stuck_report()
     assert synth.first_cc123(0.0) is not None
+
+
+def test_play_uses_the_calibration_so_the_synth_sounds_on_the_grid(
+    rig, echo: Echo, tmp_path: Path
+) -> None:
+    """Calibrated against the 25 ms peer, `rtgen play --out` that peer (no --latency-ms)
+    sends everything the stored latency early: what the peer passes on (as a synth sounds
+    it, 25 ms after it came) arrives within 2 ms (p99) of each note's deadline on rtgen's
+    grid, judged at the test synth behind the peer against the replayed log's deadlines."""
+    import signal
+    import subprocess
+    import time
+
+    import numpy as np
+
+    from rtgen.replay import replay
+    from tests.support.play import Rtgen
+    from tests.support.timing import deadline_errors_ms
+
+    env = _env(tmp_path)
+    res = run_rtgen(
+        "calibrate", "--api", "jack", "--in", echo.out_port, "--out", echo.in_port, env=env
+    )
+    assert res.returncode == 0, res.stderr
+    wired = subprocess.run(["jack_connect", echo.out_port, rig.synth.port], capture_output=True)
+    assert wired.returncode == 0, wired.stderr
+    log = tmp_path / "jam.jsonl"
+    proc = Rtgen(
+        ["--in", rig.kbd.port, "--out", echo.in_port, "--seed", "5", "--log", str(log)],
+        env={"RTGEN_CONFIG_DIR": str(tmp_path)},
+        ports=lambda: rig.kbd.ports() + rig.synth.ports(),
+    )
+    rig.procs.append(proc)
+    rig.kbd.play([60, 64, 67, 72, 71, 67, 65, 62], 0.5)
+    time.sleep(0.5 * 8 + 1.5)
+    code, _ = proc.stop(signal.SIGINT, timeout_s=10)
+    assert code == 0, proc.stderr()
+    replayed = replay(log)
+    assert replayed.settings.latency_ms == pytest.approx(DELAY_MS, abs=1.0)  # the stored one
+    planned = [(t, m) for t, m in replayed.sent if m[0] & 0x0F == 0]
+    _, errors, lost = deadline_errors_ms(list(rig.synth.got), planned)
+    print(
+        f"{len(errors)} onsets through the peer: |arrival - deadline| p50 "
+        f"{np.percentile(np.abs(errors), 50):.2f} p99 {np.percentile(np.abs(errors), 99):.2f} ms"
+    )
+    assert len(errors) >= 4 and lost == 0
+    assert np.percentile(np.abs(errors), 99) <= 2.0, errors

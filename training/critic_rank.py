@@ -23,6 +23,7 @@ import argparse
 import json
 import math
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -167,6 +168,65 @@ def answer_sets(session, calls, k: int, base: int, label: str) -> list[list[list
     return out
 
 
+class _Coin:
+    """Scores rows at random (seeded): the planner's pick by chance, while groups are taken."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = np.random.default_rng(seed)
+
+    def scores(self, rows: np.ndarray) -> np.ndarray:
+        return self.rng.random(len(rows))
+
+
+def beat_groups(session, calls, k: int, base: int, label: str):
+    """Groups as the planner meets them: each call answered with best of ``k`` (a coin
+    picking), and at every answer beat the ``k`` candidates (the answer so far and each
+    candidate's beat) with the truth cut to the same length. Rows (G, 1 + k, ROW_TOKENS)
+    (the truth first) and raw distances (G, k, len(KEYS))."""
+    import rtgen.critic.session as critic_session
+    from rtgen.assets import default_critic
+    from rtgen.engine.planner import G, Planner
+    from rtgen.events import Note
+
+    caught: list = []
+    real_pick, real_open = Planner._pick, critic_session.CriticSession.open
+
+    def pick(self, results):
+        if len(results) > 1 and self._call is not None:
+            a = self._answer_beat
+            cands = [
+                self._answer + [Note(on / G - a, off / G - a, p) for on, off, p, _ in notes]
+                for notes in results
+            ]
+            caught.append((self._call, cands, self._keep_end / G - a))
+        return real_pick(self, results)
+
+    rows, dist, t0 = [], [], time.perf_counter()
+    Planner._pick = pick
+    critic_session.CriticSession.open = classmethod(lambda cls, path: _Coin(base))
+    try:
+        for i, c in enumerate(calls):
+            caught.clear()
+            seed = base + i
+            settings = replace(settings_for(seed), candidates=k, critic=str(default_critic()))
+            engine_answer(session, c.call, seed, settings)
+            for window, cands, beats in caught:
+                truth = prefix(c.truth, beats)
+                cut = [prefix(a, beats) for a in cands]
+                rows.append(np.stack([row(window, truth)] + [row(window, a) for a in cut]))
+                dist.append(distances(cut, c.call, truth))
+            if (i + 1) % 250 == 0 or i + 1 == len(calls):
+                rate = (i + 1) / (time.perf_counter() - t0)
+                print(
+                    f"  {label}: {i + 1}/{len(calls)} calls, {len(rows)} groups "
+                    f"({rate:.1f} calls/s)",
+                    flush=True,
+                )
+    finally:
+        Planner._pick, critic_session.CriticSession.open = real_pick, real_open
+    return np.stack(rows), np.stack(dist)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--calls", type=Path, required=True)
@@ -178,6 +238,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--beats", action="store_true", help="groups as the planner meets them, beat by beat"
+    )
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(args.seed)
@@ -187,11 +250,16 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{len(calls)} training calls, {len(vcalls)} validation calls", flush=True)
     session = open_session(Path(__file__).resolve().parents[1] / "rtgen/assets/default.int8.onnx")
     k = args.candidates
-    train_sets = answer_sets(session, calls, k, 5_000_000, "train")
-    valid_sets = answer_sets(session, vcalls, k, 9_000_000, "valid")
-    x, dist = groups(calls, train_sets, k, rng)
-    vx, vdist = groups(vcalls, valid_sets, k, rng)
-    fx, fdist = groups(vcalls, valid_sets, k, rng, full=True)
+    if args.beats:
+        x, dist = beat_groups(session, calls, k, 5_000_000, "train")
+        vx, vdist = beat_groups(session, vcalls, k, 9_000_000, "valid")
+        fx, fdist = vx, vdist
+    else:
+        train_sets = answer_sets(session, calls, k, 5_000_000, "train")
+        valid_sets = answer_sets(session, vcalls, k, 9_000_000, "valid")
+        x, dist = groups(calls, train_sets, k, rng)
+        vx, vdist = groups(vcalls, valid_sets, k, rng)
+        fx, fdist = groups(vcalls, valid_sets, k, rng, full=True)
     scale = np.nanstd(dist.reshape(-1, len(KEYS)), axis=0) + 1e-6
     t = targets(dist, scale)
     model = Critic()

@@ -14,8 +14,9 @@ Ableton's own Link library; docs/link.md says why that one and what its licence 
   is True until the session's transport first starts or stops after ``start`` (a peer that
   syncs start/stop pressed play or stop), and the transport from then on. In a session whose
   peers do not sync start/stop the beats always run; one that joins a stopped Live plays
-  until Live first starts. When the transport starts, beat 0 is put on the start (Link's own
-  request, quantised to the session's phase), as Live and LinkHut do.
+  until Live first starts. When the transport starts, a bar line is put on the start (Link's
+  own request, quantised to the session's phase): the next bar of rtgen's count, which never
+  goes back (the engine's stream and plans only move on).
 
 Clocks: Link's time is its platform clock in microseconds (on Linux CLOCK_MONOTONIC_RAW);
 rtgen's is ``perf_counter_ns`` (CLOCK_MONOTONIC there). They differ by an offset and, while
@@ -30,6 +31,7 @@ any thread.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -145,8 +147,14 @@ class LinkClock:
         self.stop()
 
     def _run(self) -> None:
+        failed = False
         while not self._stop_event.wait(self._refresh_s):
-            self.refresh()
+            try:
+                self.refresh()
+            except Exception as exc:  # the view stays the last good one; say so once
+                if not failed:
+                    logging.getLogger("rtgen.play").warning("Link: %s: %s", type(exc).__name__, exc)
+                failed = True
 
     # -- readers (BeatTimeline) ---------------------------------------------------------------
 
@@ -244,8 +252,12 @@ class LinkClock:
             state = link.captureAppSessionState()
             playing = state.isPlaying()
             if playing and not self._was_playing:
-                # the transport started: beat 0 on the start (quantised to the session phase)
-                state.requestBeatAtStartPlayingTime(0.0, q)
+                # the transport started: a bar line on the start (quantised to the session's
+                # phase), the next one on rtgen's count: never beat 0 again, as the engine's
+                # stream and plans only ever move on (a count back to 0 left rtgen silent)
+                start_us = state.timeForIsPlaying()
+                bar = (math.floor(state.beatAtTime(start_us, q) / q) + 1) * q
+                state.requestBeatAtStartPlayingTime(float(bar), q)
                 link.commitAppSessionState(state)
                 state = link.captureAppSessionState()
             self._was_playing = playing

@@ -238,7 +238,7 @@ def test_propose_bpm_only_when_given(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     seen = []
 
     def fake_start(settings: PlaySettings, *args: object) -> None:
-        seen.append(args[-1])
+        seen.append(args[9])  # link_bpm (after model .. quiet)
         raise RtgenError("stop here")
 
     monkeypatch.setattr(play_cmd, "_start", fake_start)

@@ -175,10 +175,13 @@ def trial_propose() -> dict:
 
 
 def trial_start_stop() -> dict:
-    """Running before any start/stop; then the peer's transport, with beat 0 on a bar line."""
+    """Running before any start/stop; then the peer's transport, with a bar line on the
+    start and rtgen's beat count going on (never back to 0: the engine's stream only moves
+    on)."""
     peer, clock, _ = _joined(240.0, None)
     try:
         before = clock.running
+        beat_before = clock.beat_at(time.perf_counter_ns())
         peer.ask("sync", on=True)
         peer.ask("play", on=True)
         started_s = _wait(lambda: clock.playing, 5)
@@ -191,6 +194,7 @@ def trial_start_stop() -> dict:
             "running_before": before,
             "started_s": started_s,
             "beat_after_start": beat_after_start,
+            "beat_before": beat_before,
             "zero_phase_beats": (zero_phase + QUANTUM / 2) % QUANTUM - QUANTUM / 2,
             "stopped_s": stopped_s,
             "running_after": clock.running,
@@ -248,8 +252,8 @@ def test_link_clock_starts_and_stops_with_the_session() -> None:
     r = _run_trial("start_stop")
     assert r["running_before"] is True, r  # no start/stop seen yet: the beats run
     assert r["started_s"] is not None and r["started_s"] < 1.0, r
-    # beat 0 goes on the first bar line at or after the start (Link quantises the request)
-    assert -QUANTUM <= r["beat_after_start"] < 1.0, r
+    # the count goes on from the next bar line (Link quantises the request to the phase)
+    assert r["beat_before"] <= r["beat_after_start"] <= r["beat_before"] + 2 * QUANTUM + 1, r
     assert abs(r["zero_phase_beats"]) < 0.001, r  # and rtgen's beat 0 is the peer's downbeat
     assert r["stopped_s"] is not None and r["stopped_s"] < 1.0, r
     assert r["running_after"] is False, r
@@ -335,7 +339,8 @@ def test_link_clock_maps_links_clock_to_perf_counter() -> None:
     assert not clock.running
     link.playing = True
     clock.refresh()
-    assert clock.running and link.requests == [0.0]  # beat 0 on the start
+    # a bar line on the start, the next on rtgen's count: the count never goes back
+    assert clock.running and len(link.requests) == 1 and link.requests[0] % 4 == 0
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from rtgen.config import PlaySettings
 from rtgen.engine.clock import BeatTimeline
 from rtgen.engine.midiclock import ClockSender
 from rtgen.engine.scheduler import Scheduler
-from rtgen.midi import START, Message
+from rtgen.midi import CLOCK, NOTE_ON, START, Message
 
 METRONOME_CHANNEL, CLICK_ACCENT, CLICK = 9, 76, 77  # GM woodblocks on the drum channel
 CLICK_NS = 50_000_000  # a click's note length
@@ -68,6 +68,22 @@ class BeatSender:
                 if t_tick >= t:  # the ticks of a skipped beat are not sent
                     self.scheduler.schedule(t_tick, tick)
         self.next_beat = b + 1
+
+    def retime(self, now: int) -> None:
+        """The player moved the grid (--bpm auto, tap tempo): the clicks and ticks queued on
+        the old one are dropped, and the coming ones follow the new grid."""
+        if not (self.metronome or self.clock):
+            return
+
+        def old(message: Message) -> bool:
+            click = message[0] == NOTE_ON | METRONOME_CHANNEL
+            return click or message == (CLOCK,)
+
+        self.scheduler.drop_queued(old)
+        if self.clock is not None:
+            self.clock.rebase(now)
+        self.next_beat = None
+        self.ahead(now)
 
     def stop(self) -> None:
         """The jam ends (sent clock only): queued note-ons are dropped (their note-offs move

@@ -50,7 +50,15 @@ from rtgen.io.jackwatch import EXIT_SERVER_LOST, JackWatch
 from rtgen.jamrecord import log_header, write_record
 from rtgen.jamstats import JamStats, summary
 from rtgen.memoryfile import save_memory
-from rtgen.midi import CONTROL_CHANGE, NOTE_OFF, NOTE_ON, PITCH_BEND, PROGRAM_CHANGE, kind_of
+from rtgen.midi import (
+    CONTROL_CHANGE,
+    NOTE_OFF,
+    NOTE_ON,
+    PITCH_BEND,
+    PROGRAM_CHANGE,
+    channel_of,
+    kind_of,
+)
 from rtgen.replay import LoggedCalls, RecordingClock, SessionLog
 from rtgen.tokens import GRID_STEPS_PER_BEAT
 
@@ -170,6 +178,7 @@ class LiveJam:
         )
         self._stopping = False
         self.restart = False  # the server went away: start again once it is back
+        self._realigns = 0  # the engine's realigns the clicks and sent clock follow
         header = log_header(settings, seed, session.path, self.origin)
         header["memory"] = self.engine.memory_doc()  # replay starts from the same memory
         self.log = SessionLog(log_path, header) if log_path is not None else None
@@ -190,6 +199,7 @@ class LiveJam:
                 signal.signal(sig, self._on_signal)
 
     def _on_signal(self, num: int, _frame: object) -> None:
+        self.restart = False  # a signal means stop, even while the server is away
         first = self.stop_reason is None
         self.request_stop(signal.Signals(num).name)
         if first and self._call.busy and not self._stopping:
@@ -266,6 +276,9 @@ class LiveJam:
             self._handle_chords()
             if self.engine.wake_ns is not None:  # a chord changed: a replan is due
                 deadline = min(deadline, self.engine.wake_ns)
+            if self.engine.realigns != self._realigns:  # the player set the tempo
+                self._realigns = self.engine.realigns
+                self.beats.retime(self.clock.now_ns())
 
     def _server_lost(self) -> None:
         """The JACK server went away: stop, then (play_cmd) start again in a fresh process
@@ -304,7 +317,8 @@ class LiveJam:
             item = self.chords_in.get(timeout=0)
             if item is None or self.stop_reason is not None:
                 return
-            self._handle(*item, chords=True)
+            if channel_of(item[0]) is not None:  # its clock is not the jam's: notes, CCs
+                self._handle(*item, chords=True)
 
     def _handle(
         self, msg: tuple[int, ...], t_ns: int, synthetic: bool = False, chords: bool = False
@@ -326,7 +340,9 @@ class LiveJam:
                 rec["h"] = True  # from the chord port: harmony whatever its pitch
             self._call(rec, now)
             if self.s.thru and kind_of(msg[0]) in THRU_KINDS:  # the ledger ends it on a panic
-                self.scheduler.schedule(self.clock.now_ns() + AHEAD_NS, msg)
+                # due as soon as it can be sent (the send thread sends send-ahead early)
+                due = self.clock.now_ns() + self.scheduler.send_ahead_ns + AHEAD_NS
+                self.scheduler.schedule(due, msg)
 
     def _output_lost(self, now: int) -> None:
         self._call({"k": "cut"}, now)  # nothing after now was heard

@@ -59,3 +59,25 @@ def test_stop_sends_stop_at_once() -> None:
     quiet, sched2, _, _ = _rig(metronome=True)
     quiet.stop()
     assert sched2.queued() == []
+
+
+def test_after_the_player_sets_the_tempo_clicks_and_ticks_follow_the_new_grid() -> None:
+    """Clicks and ticks queued on 120 BPM, then the grid moves to 96 BPM (a tap count):
+    what was queued on the old grid is dropped, and everything queued follows the new one,
+    the tick count going on without a second Start."""
+    sender, sched, clock, timeline = _rig(metronome=True, send_clock=True)
+    clock.set(timeline.time_of(2) - 80_000_000)
+    sender.ahead(clock.now_ns())
+    now = timeline.time_of(2.3)
+    clock.set(now)
+    timeline.realign(96, now - 100_000_000, now, 0.0)
+    sender.retime(now)
+    queued = sched.queued()
+    clicks = [t for t, m in queued if m[0] == 0x90 | METRONOME_CHANNEL]
+    ticks = [t for t, m in queued if m == (CLOCK,)]
+    assert clicks and ticks
+    for t in clicks:
+        assert timeline.beat_at(t) == round(timeline.beat_at(t))  # on the new grid's beats
+    for t in ticks:
+        assert abs(timeline.beat_at(t) * 24 - round(timeline.beat_at(t) * 24)) < 1e-6
+    assert [m for _, m in queued].count((START,)) <= 1  # queued once, at the start

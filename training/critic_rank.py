@@ -122,6 +122,7 @@ def train(model, x, t, vx, vdist, scale, epochs: int, seed: int, lr: float):
     xt, tt = torch.from_numpy(x), torch.from_numpy(t).float()
     g, n = x.shape[0], x.shape[1]
     best, best_state, best_v = -1e9, None, None
+    v = judge(model, vx, vdist, scale)  # what is kept with no epoch run
     gen = torch.Generator().manual_seed(seed)
     for epoch in range(epochs):
         model.train()
@@ -253,7 +254,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.beats:
         x, dist = beat_groups(session, calls, k, 5_000_000, "train")
         vx, vdist = beat_groups(session, vcalls, k, 9_000_000, "valid")
-        fx, fdist = vx, vdist
+        fx, fdist = vx, vdist  # the same groups: no separate two-bar figure in this mode
     else:
         train_sets = answer_sets(session, calls, k, 5_000_000, "train")
         valid_sets = answer_sets(session, vcalls, k, 9_000_000, "valid")

@@ -412,6 +412,11 @@ def register(app: typer.Typer) -> None:
         settings = merge(preset, flags)
         # --clock link proposes a tempo only when the user gave one (flag or preset)
         link_bpm = settings.bpm if bpm is not None or "bpm" in preset else None
+        if settings.bpm_auto and settings.mode != "call-response":
+            raise RtgenError(
+                f"--bpm auto takes the tempo from your first call: call-response mode only, "
+                f"not {settings.mode}"
+            )
         if settings.bpm_auto and settings.clock != "internal":
             raise RtgenError(
                 f"--bpm auto sets rtgen's own clock: not with --clock {settings.clock}"
@@ -504,8 +509,12 @@ def _start(
         if calibrated and not virtual:  # no --latency-ms given: what rtgen calibrate stored
             settings = _with_stored_latency(settings, out_port.name)
         if parse_chords(settings.chords)[0] == "port":  # a second keyboard, a chord track
-            chords_port = ports.open_input(
-                settings.chords, api_name, client_name=CHORDS_IN, virtual_name="rtgen chords"
+            chords_port = _when_there(
+                lambda: ports.open_input(
+                    settings.chords, api_name, client_name=CHORDS_IN, virtual_name="rtgen chords"
+                ),
+                settings.chords,
+                again,
             )
         status = _status_printer(quiet)
         jam = LiveJam(

@@ -159,13 +159,17 @@ class BeatClock:
         at_ns = int(at_ns)
         self._line = TempoLine(at_ns, self._line.beat_at(at_ns), ns_per_beat)
 
-    def realign(self, bpm: float, beat_ns: int, now_ns: int) -> None:
-        """The player's tempo and beat: from now on ``bpm``, with a whole beat at ``beat_ns``
-        (a tap, a call's onset). The beat count only ever moves on (by less than a beat and
-        a bar's rounding), never back: what was planned and heard keeps its order."""
+    def realign(self, bpm: float, beat_ns: int, floor_ns: int, floor_beat: float) -> None:
+        """The player's tempo and beat: ``bpm``, with a whole beat at ``beat_ns`` (a tap, a
+        call's onset), numbered as the old count numbers it, to the nearest beat, so a
+        refinement moves the count by a hair, not a beat. Never below ``floor_beat`` at
+        ``floor_ns``: what the model has heard (up to the floor) stays before what it has
+        yet to hear."""
         ns_per_beat = NS_PER_MINUTE / check_bpm(bpm)
-        old = self._line.beat_at(now_ns)
-        whole = math.ceil(old - (now_ns - beat_ns) / ns_per_beat - 1e-9)
+        whole = round(self._line.beat_at(beat_ns))
+        at_floor = whole + (floor_ns - beat_ns) / ns_per_beat
+        if at_floor < floor_beat:
+            whole += math.ceil(floor_beat - at_floor - 1e-9)
         self._line = TempoLine(int(beat_ns), float(whole), ns_per_beat)
 
     def bar_of(self, beat: float) -> int:

@@ -35,6 +35,7 @@ from rtgen.engine.tempo import TapTempo, Tempo, estimate_tempo
 from rtgen.events import Note
 
 PLAN_AHEAD_MAX_NS = 80_000_000  # plan beat b this long before it (or a quarter beat)
+MAX_TEMPO_ONSETS = 64  # --bpm auto hears at most this many onsets of the first call
 CHORD_SETTLE_NS = 20_000_000  # a chord's keys struck by hand spread over this (replan after)
 STATS_STEPS = 2000  # model step times kept in EngineStats (the status line's p50 and p99)
 
@@ -117,6 +118,7 @@ class Engine:
             self.planner.harmony = HarmonyBias(cfg.harmony)
         self.wake_ns: int | None = None  # a replan is due then (a chord changed mid-answer)
         self.taps = TapTempo()
+        self.realigns = 0  # times the player moved the grid (the live loop re-times its clicks)
         # the onsets (ns) that set the tempo until the call they belong to is answered (--bpm
         # auto: the first call's; after a tap count: the taps', then the call's after them)
         self._first_call: list[int] | None = [] if cfg.tempo_from_call else None
@@ -129,7 +131,8 @@ class Engine:
             self._on_harmony(message, t_ns)
             return
         for ev in self.listener.feed(message, t_ns):
-            self._hear_tempo(ev.is_on, t_ns)
+            if self._hear_tempo(ev.is_on, t_ns):  # the grid moved: this event's beat too
+                ev = replace(ev, beat=self.timeline.beat_at(t_ns))
             if ev.is_on and self.mode.on_player_note():
                 self.barge_ins += 1
                 grid_ns = self.timeline.time_of(1 / T.GRID_STEPS_PER_BEAT) - self.timeline.time_of(
@@ -140,20 +143,25 @@ class Engine:
             self.planner.add_player_event(ev, t_ns)
 
     # --- the player's tempo (tempo.py) ----------------------------------------------------------
-    def _hear_tempo(self, is_on: bool, t_ns: int) -> None:
+    def _hear_tempo(self, is_on: bool, t_ns: int) -> bool:
         """--bpm auto: each time the first call's keys are all up (it may be over), its
-        onsets so far set the tempo and the beat, before the silence after it is counted."""
+        onsets so far set the tempo and the beat, before the silence after it is counted.
+        The call ends it: an answer, or anything but listening (play refuses --bpm auto in
+        duet and continue modes), or MAX_TEMPO_ONSETS onsets. True when the grid moved."""
         if self._first_call is None:
-            return
-        if self.mode.answers > self._tempo_answers:
+            return False
+        if self.mode.answers > self._tempo_answers or self.mode.state != "listening":
             self._first_call = None
-            return
+            return False
         if is_on:
             self._first_call.append(t_ns)
-        elif not self.listener.any_held:
-            tempo = estimate_tempo(self._first_call)
-            if tempo is not None:
-                self._realign(tempo, t_ns)
+            if len(self._first_call) > MAX_TEMPO_ONSETS:
+                self._first_call = None
+            return False
+        if self.listener.any_held:
+            return False
+        tempo = estimate_tempo(self._first_call)
+        return tempo is not None and self._realign(tempo, t_ns)
 
     def tap(self, t_ns: int) -> bool:
         """A tap of tap tempo (a CC): after a steady count the beat follows the taps, the last
@@ -176,7 +184,12 @@ class Engine:
             return False
         old = self.timeline.time_of
         before = [(old(n.start), old(n.end)) for n in self.listener.notes]
-        realign(tempo.bpm, tempo.beat_ns, now_ns)
+        # the floor: what the model has heard stays before what it will hear
+        pending = [t for t, _ in self.planner.player]
+        realign(tempo.bpm, tempo.beat_ns, min(pending, default=now_ns), self.planner.committed_beat)
+        self.planner.forget_plan()
+        self.wake_ns = None
+        self.realigns += 1
         beat_at = self.timeline.beat_at
         self.listener.notes = [
             replace(n, start=beat_at(t0), end=beat_at(t1))
@@ -195,7 +208,7 @@ class Engine:
         if self.planner.harmony is not None:
             step = math.ceil(self.timeline.beat_at(t_ns) * T.GRID_STEPS_PER_BEAT)
             self.planner.harmony.set_chord(self.held_chord.chord, step)
-            if self.planner.planned_past(t_ns):
+            if self.mode.state != "listening" and self.planner.planned_past(t_ns):
                 self.wake_ns = t_ns + CHORD_SETTLE_NS
 
     def _follow_key(self, beat: int) -> None:
@@ -322,10 +335,12 @@ class Engine:
     def cut(self, t_ns: int) -> None:
         """Nothing of the model's sounds after ``t_ns`` (a panic, a lost output)."""
         self.planner.cut(t_ns)
+        self.wake_ns = None
 
     def halt(self, t_ns: int) -> None:
         """The clock stopped: cut at ``t_ns`` and plan afresh when it runs again."""
         self.planner.cut(t_ns)
+        self.wake_ns = None
         self.next_beat = None
 
     def skip_to(self, beat: int) -> None:

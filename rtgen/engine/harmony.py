@@ -94,7 +94,7 @@ class HeldChord:
             self.keys[(ch, msg[1])] = t_ns
             self.last_on_ns = t_ns
             return self._read()
-        if kind in (midi.NOTE_ON, midi.NOTE_OFF) and self.keys.pop((ch, msg[1]), None):
+        if kind in (midi.NOTE_ON, midi.NOTE_OFF) and self.keys.pop((ch, msg[1]), None) is not None:
             if self.keys and t_ns - self.last_on_ns <= LEGATO_NS:
                 return self._read()  # the old chord let go just after the new one came
         return False

@@ -20,6 +20,7 @@ reader uses is one immutable ``_View`` that ``feed`` replaces whole.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -259,6 +260,14 @@ class ClockSender:
         """Send Stop now; no tick follows until the next ``start``."""
         self._running = False
         self._send((STOP,))
+
+    def rebase(self, now_ns: int) -> None:
+        """The timeline's grid moved (the player set the tempo): the next tick falls on the
+        next 24th of a beat of the new grid, the tick count going on (no new Start)."""
+        if not self._running:
+            return
+        beat = math.ceil(self.clock.beat_at(now_ns) * TICKS_PER_BEAT) / TICKS_PER_BEAT
+        self._first_beat = beat - self._next_tick / TICKS_PER_BEAT
 
     def next_due_ns(self) -> int | None:
         """When the next tick is due (for the scheduler's sleep), or None when stopped."""

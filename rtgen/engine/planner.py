@@ -43,6 +43,7 @@ class PlannedNote:
     velocity: int
     on_fed: bool = False  # already in the committed stream
     off_fed: bool = False
+    note_id: int | None = None  # the scheduler's id (a replan takes it back by it)
 
 
 @dataclass
@@ -428,14 +429,16 @@ class Planner:
             t_on, t_off = self._felt(on, off, pitch, moved.get(on))
             if t_on < now + self.guard_ns:  # the feel never makes a note late
                 t_on, t_off = self._time(on), self._time(off)
-            if not self.scheduler.schedule_note(t_on, t_off, self.channel, pitch, vel):
+            note_id = self.scheduler.schedule_note_id(t_on, t_off, self.channel, pitch, vel)
+            if note_id is None:
                 self.stats.dropped += 1
                 continue
             self._sent_off[pitch] = t_off
             if self._call is not None:  # the answer so far, as the critic reads it
                 a = self._answer_beat
                 self._answer.append(Note(on / G - a, off / G - a, pitch))
-            self.model_notes.append(PlannedNote(self._time(on), self._time(off), pitch, vel))
+            planned = PlannedNote(self._time(on), self._time(off), pitch, vel, note_id=note_id)
+            self.model_notes.append(planned)
             done += 1
         self.stats.notes += done
         return done
@@ -472,6 +475,15 @@ class Planner:
     def _time(self, step: float) -> int:
         return self.timeline.time_of(step / G)
 
+    @property
+    def committed_beat(self) -> float:
+        """How far the committed stream (what the model heard) reaches, in beats."""
+        return self.encoder.step / G
+
+    def forget_plan(self) -> None:
+        """The grid moved (the player's tempo): the last plan's beats are not this grid's."""
+        self._last_plan = None
+
     # --- a chord change: the plan's rest sampled again -----------------------------------------
     def planned_past(self, t_ns: int) -> bool:
         """Whether notes are planned beyond the grid step after ``t_ns`` (a replan would
@@ -487,7 +499,9 @@ class Planner:
         if self._last_plan is None:
             return 0
         beat, lookahead, commit, first_note, end_beat = self._last_plan
-        step = max(beat * G, int(np.ceil(self.timeline.beat_at(now_ns + self.guard_ns) * G)))
+        # what the send thread may already have sent (it sends send-ahead early) is kept
+        soonest = now_ns + self.guard_ns + getattr(self.scheduler, "send_ahead_ns", 0)
+        step = max(beat * G, int(np.ceil(self.timeline.beat_at(soonest) * G)))
         if step >= (beat + commit) * G:
             return 0
         self._take_back(self._time(step))
@@ -495,12 +509,16 @@ class Planner:
         return self.plan(beat, lookahead, commit, first_note, end_beat, start_step=step)
 
     def _take_back(self, t_ns: int) -> None:
-        """Unschedule the model notes that start at or after ``t_ns``."""
-        self.scheduler.cancel_from(t_ns, self.channel, keep_sounding=True)
-        gone = [n for n in self.model_notes if not n.on_fed and n.t_on >= t_ns]
-        self.model_notes = [n for n in self.model_notes if n.on_fed or n.t_on < t_ns]
-        for n in gone:  # their pitches may sound again from t_ns
-            self._sent_off[n.pitch] = min(self._sent_off.get(n.pitch, 0), t_ns)
+        """Unschedule the model notes planned (on the grid) at or after ``t_ns``, by their
+        ids: the feel may send one a little before its grid time, and one already sent
+        stays (the model knows it, and its note-off comes)."""
+        later = {n.note_id for n in self.model_notes if not n.on_fed and n.t_on >= t_ns}
+        gone = self.scheduler.cancel_notes(later - {None})
+        pitches = {n.pitch for n in self.model_notes if n.note_id in gone}
+        self.model_notes = [n for n in self.model_notes if n.note_id not in gone]
+        for p in pitches:  # may sound again from t_ns, or once a kept note of it has ended
+            left = [n.t_off for n in self.model_notes if n.pitch == p]
+            self._sent_off[p] = max(left) if left else min(self._sent_off.get(p, 0), t_ns)
         onsets = [round(self.timeline.beat_at(n.t_on) * G) for n in self.model_notes]
         self._last_on = max(onsets, default=-(10**9))
         cut = self.timeline.beat_at(t_ns) - self._answer_beat
@@ -509,6 +527,7 @@ class Planner:
     # --- interruptions ---------------------------------------------------------------------
     def cut(self, t_ns: int) -> None:
         """Barge-in or clock stop: nothing of the model's sounds after ``t_ns``."""
+        self._last_plan = None  # nothing to plan again (a chord change must not bring it back)
         self.scheduler.cancel_from(t_ns, self.channel)
         kept = []
         for n in self.model_notes:

@@ -181,6 +181,13 @@ class Scheduler:
         False (counted in ``stats.rejected_past``) if ``t_on`` is already past; nothing is
         queued then. ``cancel_from`` knows the two belong together.
         """
+        return self.schedule_note_id(t_on, t_off, channel, pitch, velocity) is not None
+
+    def schedule_note_id(
+        self, t_on: int, t_off: int, channel: int, pitch: int, velocity: int
+    ) -> int | None:
+        """:meth:`schedule_note`, returning the note's id (for :meth:`cancel_notes`), or None
+        when ``t_on`` is already past."""
         if not (0 <= channel <= 15 and 0 <= pitch <= 127 and 1 <= velocity <= 127):
             raise ValueError(f"bad note: channel={channel} pitch={pitch} velocity={velocity}")
         if t_off <= t_on:
@@ -188,12 +195,42 @@ class Scheduler:
         with self._cond:
             if t_on < self.clock.now_ns():
                 self.stats.rejected_past += 1
-                return False
+                return None
             note_id = self._seq
             self._push(t_on, note_on(channel, pitch, velocity), note_id)
             self._push(t_off, note_off(channel, pitch), note_id)
             self._cond.notify()
-        return True
+        return note_id
+
+    def drop_queued(self, test) -> int:
+        """Drop every queued message for which ``test(message)`` holds, with the note-offs
+        of the notes whose note-on it drops (a note-off alone is kept: it ends a sound).
+        Returns how many messages were dropped."""
+        with self._cond:
+            notes = {e[4] for e in self._heap if e[1] == _RANK_ON and test(e[3])}
+            kept = [
+                e
+                for e in self._heap
+                if not (e[4] in notes and e[4] != _NO_NOTE)
+                and not (e[4] == _NO_NOTE and e[1] != _RANK_OFF and test(e[3]))
+            ]
+            dropped = len(self._heap) - len(kept)
+            heapq.heapify(kept)
+            self._heap = kept
+            self._cond.notify()
+        return dropped
+
+    def cancel_notes(self, ids: set[int]) -> set[int]:
+        """Unschedule the notes ``ids`` whose note-on is still queued (their note-on and
+        note-off both); a note already sent keeps its note-off. Returns the ids taken back."""
+        with self._cond:
+            queued_on = {e[4] for e in self._heap if e[1] == _RANK_ON and e[4] in ids}
+            kept = [e for e in self._heap if e[4] not in queued_on]
+            self.stats.dropped += len(self._heap) - len(kept)
+            heapq.heapify(kept)
+            self._heap = kept
+            self._cond.notify()
+        return queued_on
 
     def _push(self, t_ns: int, message: Message, note_id: int) -> None:
         heapq.heappush(self._heap, (t_ns, _rank(message), self._seq, message, note_id))

@@ -3,13 +3,12 @@ the server and the --in/--out ports to come back (issue 17, point 1).
 
 Why a fresh process: a libjack whose server died cannot reach the server started again in
 the same process (rtgen/io/jackwatch.py has the measurement). So `rtgen play`, once its jam
-has shut down, replaces itself (``os.execv``: the same PID, so a supervisor or a terminal
+has shut down, replaces itself (``os.execve``: the same PID, so a supervisor or a terminal
 sees one rtgen go on) with the same command line and RTGEN_SERVER_RESTARTS counting up;
 the new process loads the model, waits for the server (:func:`wait_for_server`, a libjack
 client opened every POLL_S until one opens), then for the ports (play_cmd), and plays on.
 
-    restart_env = next_restart_env()          # the environment for the new process
-    restart_self(restart_env)                 # never returns
+    restart_self()                            # never returns (or an RtgenError)
 """
 
 from __future__ import annotations
@@ -21,6 +20,8 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from rtgen.errors import RtgenError
 
 RESTARTS_ENV = "RTGEN_SERVER_RESTARTS"  # how many times this jam started again
 POLL_S = 0.2  # how often the server is looked for (it is back within this of its return)
@@ -36,12 +37,24 @@ def restarts() -> int:
 
 
 def restart_self() -> None:
-    """Replace this process with the same `rtgen play` command, one restart further on."""
+    """Replace this process with the same `rtgen play` command, one restart further on, started
+    as it was: the console script itself (its own interpreter), ``python -m rtgen``, or
+    else this interpreter on rtgen's entry point. An exec that fails is an RtgenError."""
     env = {**os.environ, RESTARTS_ENV: str(restarts() + 1)}
     sys.stdout.flush()
     sys.stderr.flush()
-    argv = [sys.executable, "-m", "rtgen", *sys.argv[1:]]
-    os.execve(sys.executable, argv, env)
+    script = sys.argv[0]
+    if os.path.basename(script) == "rtgen" and os.access(script, os.X_OK):
+        path, argv = script, [script, *sys.argv[1:]]
+    elif script.endswith("__main__.py"):
+        path, argv = sys.executable, [sys.executable, "-m", "rtgen", *sys.argv[1:]]
+    else:
+        entry = "import sys; from rtgen.cli import main; sys.argv[0] = 'rtgen'; main()"
+        path, argv = sys.executable, [sys.executable, "-c", entry, *sys.argv[1:]]
+    try:
+        os.execve(path, argv, env)
+    except OSError as exc:
+        raise RtgenError(f"could not start again after the JACK server came back: {exc}") from None
 
 
 def server_answers() -> bool:

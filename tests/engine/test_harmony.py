@@ -206,3 +206,22 @@ def test_a_chord_change_mid_answer_is_followed_from_the_next_grid_step() -> None
         firsts.append(later[0])
         assert later[0][2] % 12 in {1, 5, 8}, (seed, later[0])  # D-flat, F, A-flat
     assert sum(start < 8.5 for start, _, _ in firsts) >= 3  # most within half a beat
+
+
+def test_a_chord_change_after_a_barge_in_does_not_bring_the_answer_back() -> None:
+    """The player comes back in during the answer (right hand first), then changes chord
+    with the left a moment later: nothing is planned again (a replan of the cut answer's
+    beat would put model notes over the new call), and the cut plan cannot be replanned."""
+    rig = _rig(strength=4.0, seed=0, session=BusySession, max_note_beats=0.25)
+    inputs = _chord(rig, [36, 52, 55], 1.0, 9.1) + _call(rig, 2.0, [64, 67, 71, 72])
+    rig.run(inputs, rig.beats_to_ns(7.3))  # the answer began on beat 7
+    assert rig.engine.mode.state == "answering"
+    b = rig.beats_to_ns
+    rig.run([(b(7.31), (0x90, 74, 90))], b(7.32))  # the barge-in
+    assert rig.engine.stats().barge_ins == 1 and rig.engine.mode.state == "listening"
+    rig.run([(b(7.33) + i, (0x90, p, 70)) for i, p in enumerate((41, 53, 57))], b(7.5))
+    assert rig.engine.chord_name() == "F"  # the chord was read ...
+    assert rig.engine.wake_ns is None  # ... and nothing is to be planned again
+    assert (
+        not rig.engine.planner.planned_past(b(7.5)) and rig.engine.planner.replan_from(b(7.5)) == 0
+    )

@@ -87,7 +87,10 @@ class PlaySettings:
     key_strength: float = 2.0  # notes outside the key lose this; 0 = no key preference
     key_strict: bool = False  # the key is a mask instead (no note ever leaves it)
     memory_weight: float = 0.3  # the session memory's share of the next pitch and gap
-    candidates: int = 1  # continuations sampled per beat of an answer; the critic keeps one
+    # continuations sampled per beat of an answer; the critic keeps the one most like what
+    # the player would play next (docs/critic.md: closer to the truth than a coin's pick on
+    # 4 of 6 metrics); 1 = the model alone
+    candidates: int = 4
     critic: str = ""  # the critic file ("": the bundled one)
     memory_file: str = ""  # the memory is loaded from here at start, saved at exit
     # Harmonic steering (docs/harmony.md): what sets the harmony, and how strongly it is kept

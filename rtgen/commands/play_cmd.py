@@ -331,7 +331,9 @@ def register(app: typer.Typer) -> None:
             None, "--memory-weight", help="Share of the session memory in each pitch (0.3)."
         ),
         candidates: int = typer.Option(
-            None, "--candidates", help="Answers sampled per beat; the critic keeps the best (4; 1 = off)."
+            None,
+            "--candidates",
+            help="Answers sampled per beat; the critic keeps the best (4; 1 = off).",
         ),
         critic: str = typer.Option(
             None, "--critic", help="Critic file for --candidates (default: the bundled one)."

@@ -122,7 +122,7 @@ class MannerBias:
                 since = min(gen.step - last, T.MAX_SHIFT - 1)
                 shifts = z[SHIFT]
                 weighed = shifts + self._gaps[last % G, since]
-                z[SHIFT] = weighed + (_logsumexp(shifts) - _logsumexp(weighed))
+                z[SHIFT] = weighed + (logsumexp(shifts) - logsumexp(weighed))
         z[ON] += self._pitch + strike
         z[VEL] += strike
         if s.dynamics:
@@ -180,7 +180,8 @@ def _gap_table(m: Manner) -> np.ndarray:
         return np.maximum(np.log(p * gmax), -2 * RHYTHM_CLIP)
 
 
-def _logsumexp(x: np.ndarray) -> float:
+def logsumexp(x: np.ndarray) -> float:
+    """log(sum(exp(x))), stable; -inf (or the non-finite top) when nothing is open."""
     top = x.max()
     if not np.isfinite(top):
         return float(top)

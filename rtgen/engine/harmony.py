@@ -28,6 +28,7 @@ import numpy as np
 
 from rtgen import midi
 from rtgen import tokens as T
+from rtgen.engine.bias import logsumexp
 from rtgen.engine.chords import Chord, read_chord
 from rtgen.engine.sampler import GenState
 
@@ -142,21 +143,14 @@ class HarmonyBias:
         share = ARRIVAL if arriving else WEAK_SHARE.get(gen.step % G, QUARTER)
         z = np.array(logits, dtype=np.float64)
         seg = z[ON]
-        before = _logsumexp(seg)
+        before = logsumexp(seg)
         if not np.isfinite(before):
             return z  # no NOTE_ON open here: nothing to move
         seg -= self._penalty[share]
         if gen.recent:  # the chord's other tones before the same one again (see REPEAT)
             seg[gen.recent[-1][1]] -= REPEAT
-        seg += before - _logsumexp(seg)  # the NOTE_ONs' total stays the model's
+        seg += before - logsumexp(seg)  # the NOTE_ONs' total stays the model's
         return z
-
-
-def _logsumexp(x: np.ndarray) -> float:
-    m = float(np.max(x))
-    if not np.isfinite(m):
-        return m
-    return m + float(np.log(np.sum(np.exp(x - m))))
 
 
 def parse_split(text: str) -> int | None:

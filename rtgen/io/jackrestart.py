@@ -13,8 +13,6 @@ client opened every POLL_S until one opens), then for the ports (play_cmd), and 
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import os
 import sys
 import time
@@ -22,10 +20,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rtgen.errors import RtgenError
+from rtgen.io.jackwatch import libjack, open_client
 
 RESTARTS_ENV = "RTGEN_SERVER_RESTARTS"  # how many times this jam started again
 POLL_S = 0.2  # how often the server is looked for (it is back within this of its return)
-_NO_START_SERVER = 1  # JackNoStartServer: look for the server, never start one
 
 
 def restarts() -> int:
@@ -60,16 +58,11 @@ def restart_self() -> None:
 def server_answers() -> bool:
     """Whether a JACK server answers now (a client opened and closed at once). libjack's
     own complaints while none runs go nowhere (stderr is pointed at /dev/null meanwhile)."""
-    path = ctypes.util.find_library("jack")
-    if path is None:
+    lib = libjack()
+    if lib is None:
         return False
-    lib = ctypes.CDLL(path)
-    lib.jack_client_open.restype = ctypes.c_void_p
-    lib.jack_client_open.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.POINTER(ctypes.c_int)]
-    lib.jack_client_close.argtypes = [ctypes.c_void_p]
-    status = ctypes.c_int(0)
     with _quiet_stderr():
-        client = lib.jack_client_open(b"rtgen-probe", _NO_START_SERVER, ctypes.byref(status))
+        client = open_client(lib, "rtgen-probe")
         if client:
             lib.jack_client_close(client)
     return bool(client)

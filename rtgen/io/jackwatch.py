@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import logging
 import time
 
@@ -30,6 +31,27 @@ log = logging.getLogger("rtgen.play")
 EXIT_SERVER_LOST = 3  # rtgen play's exit code when the JACK server went away
 _NO_START_SERVER = 1  # JackNoStartServer: never start a server just to watch it
 _SHUTDOWN = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+
+
+@functools.cache
+def libjack() -> ctypes.CDLL | None:
+    """libjack through ctypes, its signatures declared (loaded once); None without it."""
+    path = ctypes.util.find_library("jack")
+    if path is None:
+        return None
+    lib = ctypes.CDLL(path)
+    lib.jack_client_open.restype = ctypes.c_void_p
+    lib.jack_client_open.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.POINTER(ctypes.c_int)]
+    lib.jack_on_shutdown.argtypes = [ctypes.c_void_p, _SHUTDOWN, ctypes.c_void_p]
+    lib.jack_activate.argtypes = [ctypes.c_void_p]
+    lib.jack_client_close.argtypes = [ctypes.c_void_p]
+    return lib
+
+
+def open_client(lib: ctypes.CDLL, name: str) -> int | None:
+    """A client of the running server (never starting one), or None when none answers."""
+    status = ctypes.c_int(0)
+    return lib.jack_client_open(name.encode(), _NO_START_SERVER, ctypes.byref(status)) or None
 
 
 class JackWatch:
@@ -42,22 +64,9 @@ class JackWatch:
 
     @classmethod
     def open(cls, name: str = "rtgen-watch") -> JackWatch | None:
-        path = ctypes.util.find_library("jack")
-        if path is None:
-            return None
         try:
-            lib = ctypes.CDLL(path)
-            lib.jack_client_open.restype = ctypes.c_void_p
-            lib.jack_client_open.argtypes = [
-                ctypes.c_char_p,
-                ctypes.c_int,
-                ctypes.POINTER(ctypes.c_int),
-            ]
-            lib.jack_on_shutdown.argtypes = [ctypes.c_void_p, _SHUTDOWN, ctypes.c_void_p]
-            lib.jack_activate.argtypes = [ctypes.c_void_p]
-            lib.jack_client_close.argtypes = [ctypes.c_void_p]
-            status = ctypes.c_int(0)
-            client = lib.jack_client_open(name.encode(), _NO_START_SERVER, ctypes.byref(status))
+            lib = libjack()
+            client = open_client(lib, name) if lib is not None else None
         except (OSError, AttributeError) as exc:
             log.debug("no JACK watch: %s", exc)
             return None

@@ -35,19 +35,9 @@ from rtgen.score import metrics as M
 from rtgen.score.answers import engine_answer, settings_for
 from rtgen.score.runner import collect_calls
 from rtgen.sessions import open_session
-from training.critic import roc_auc
+from training.critic import CoinCritic, roc_auc
 
 CLOSER = ("pc_l1_truth", "interval_l1", "ioi_l1", "mean_pitch_gap", "range_gap", "density_gap")
-
-
-class CoinCritic:
-    """Scores rows at random (seeded): picks one of the N candidates by chance."""
-
-    def __init__(self, seed: int) -> None:
-        self.rng = np.random.default_rng(seed)
-
-    def scores(self, rows: np.ndarray) -> np.ndarray:
-        return self.rng.random(len(rows))
 
 
 def main() -> None:

@@ -73,6 +73,17 @@ def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
     return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
+class CoinCritic:
+    """Scores rows at random (seeded): picks one of the N candidates by chance (the
+    baseline a critic is judged against, and the pick while training groups are taken)."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = np.random.default_rng(seed)
+
+    def scores(self, rows: np.ndarray) -> np.ndarray:
+        return self.rng.random(len(rows))
+
+
 def prefix(notes, beats: float) -> list:
     """The notes that start before ``beats``, ended there."""
     return [replace(n, end=min(n.end, beats)) for n in notes if n.start < beats - 1e-9]

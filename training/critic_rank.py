@@ -37,7 +37,7 @@ from rtgen.score.answers import engine_answer, settings_for
 from rtgen.score.calls import WINDOW_BEATS
 from rtgen.score.runner import collect_calls
 from rtgen.sessions import open_session
-from training.critic import Critic, export, prefix, roc_auc
+from training.critic import CoinCritic, Critic, export, prefix, roc_auc
 
 TAU = 0.5  # the target's temperature, in units of summed normalised distance
 KEYS = ("pc_l1_truth", "interval_l1", "ioi_l1", "mean_pitch_gap", "range_gap", "density_gap")
@@ -169,16 +169,6 @@ def answer_sets(session, calls, k: int, base: int, label: str) -> list[list[list
     return out
 
 
-class _Coin:
-    """Scores rows at random (seeded): the planner's pick by chance, while groups are taken."""
-
-    def __init__(self, seed: int) -> None:
-        self.rng = np.random.default_rng(seed)
-
-    def scores(self, rows: np.ndarray) -> np.ndarray:
-        return self.rng.random(len(rows))
-
-
 def beat_groups(session, calls, k: int, base: int, label: str):
     """Groups as the planner meets them: each call answered with best of ``k`` (a coin
     picking), and at every answer beat the ``k`` candidates (the answer so far and each
@@ -204,7 +194,7 @@ def beat_groups(session, calls, k: int, base: int, label: str):
 
     rows, dist, t0 = [], [], time.perf_counter()
     Planner._pick = pick
-    critic_session.CriticSession.open = classmethod(lambda cls, path: _Coin(base))
+    critic_session.CriticSession.open = classmethod(lambda cls, path: CoinCritic(base))
     try:
         for i, c in enumerate(calls):
             caught.clear()

@@ -10,6 +10,7 @@ import typer
 
 from rtgen.assets import default_play_model
 from rtgen.commands.inspect_cmd import find_midi_files
+from rtgen.config import SCHEMA, BadValue, PlaySettings
 from rtgen.errors import RtgenError
 from rtgen.evaluate import find_baseline
 
@@ -85,8 +86,10 @@ def _score_harmony(
 
     if data:
         raise RtgenError("--harmony brings its own held-chord set: give no MIDI files")
-    if not 0 <= strength <= 20:
-        raise RtgenError(f"--strength must be 0..20, not {strength:g}")
+    try:
+        strength = SCHEMA["harmony"].check(strength)  # play's --harmony rule, its one home
+    except BadValue as exc:
+        raise RtgenError(f"--strength {exc}") from None
     session = open_session(model_path, "cpu")
     res = score_harmony(session, seeds, strength, progress=sys.stderr.isatty())
     res = {"model": str(model_path), **res}
@@ -121,7 +124,9 @@ def register(app: typer.Typer) -> None:
             "modal vamps in 8 keys) under calls; answers with steering on and off.",
         ),
         strength: float = typer.Option(
-            4.0, "--strength", help="With --harmony: the steering strength (play's --harmony)."
+            PlaySettings.harmony,
+            "--strength",
+            help="With --harmony: the steering strength (play's --harmony).",
         ),
     ) -> None:
         """Cut two-bar calls from the melodic lines of MIDI files, answer each through the

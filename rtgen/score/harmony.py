@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
 from tqdm import tqdm
 
 from rtgen import tokens as T
 from rtgen.config import PlaySettings
 from rtgen.events import Note
 from rtgen.jam import jam_offline
-from rtgen.score.harmonyset import BEATS, HeldChord, Item, chord_at, harmony_set
+from rtgen.score.harmonyset import BEATS, SPLIT, HeldChord, Item, chord_at, harmony_set
+from rtgen.score.runner import mean_of
 
 G = T.GRID_STEPS_PER_BEAT
 
@@ -73,7 +73,7 @@ def answer(session, item: Item, seed: int, strength: float) -> list[Note]:
     """rtgen's answer to ``item`` (play's defaults, --split C4, --harmony ``strength``):
     times in beats from the call's first beat."""
     session.reset()
-    settings = PlaySettings(seed=seed, split="C4", harmony=strength).validate()
+    settings = PlaySettings(seed=seed, split=str(SPLIT), harmony=strength).validate()
     res = jam_offline(session, settings, seed, list(item.call) + list(item.keys), 0.0)
     return [n for n in res.model if n.start < BEATS]
 
@@ -98,9 +98,9 @@ def score_harmony(session, seeds: int, strength: float, progress: bool = False) 
     for key in runs:
         r = rows[key]
         out[key] = {
-            "harmony_ratio": _mean(r["overall"]),
-            "harmony_strong": _mean(r["strong"]),
-            "after_change_fits": _mean(r["after"]),
+            "harmony_ratio": mean_of(r["overall"]),
+            "harmony_strong": mean_of(r["strong"]),
+            "after_change_fits": mean_of(r["after"]),
             "changes": len(r["after"]),
             "notes_per_answer": notes[key] / len(jobs),
             "silent": sum(v is None for v in r["overall"]) / len(jobs),
@@ -112,11 +112,6 @@ def score_harmony(session, seeds: int, strength: float, progress: bool = False) 
         "steering": out,
         "seconds": round(time.perf_counter() - t0, 2),
     }
-
-
-def _mean(values: list) -> float | None:
-    kept = [float(v) for v in values if v is not None]
-    return float(np.mean(kept)) if kept else None
 
 
 def render(res: dict) -> str:

@@ -101,7 +101,8 @@ class CallScorer:
             tally.bits["ngram"] += ngram_bits(self.ngram, seq, first)
 
 
-def _mean(values: list[float | None], median: bool = False) -> float | None:
+def mean_of(values: list[float | None], median: bool = False) -> float | None:
+    """The mean (or median) of the values that are not None; None when none is."""
     kept = [v for v in values if v is not None]
     if not kept:
         return None
@@ -116,8 +117,8 @@ def summarize(tally: Tally, has_ngram: bool) -> dict[str, dict[str, float | None
         if not rows:
             out[system] = None  # no n-gram next to the model
             continue
-        figures = {k: _mean([r[k] for r in rows], k in MEDIANS) for k in rows[0]}
-        figures["diversity"] = _mean(tally.diversity.get(system, []))
+        figures = {k: mean_of([r[k] for r in rows], k in MEDIANS) for k in rows[0]}
+        figures["diversity"] = mean_of(tally.diversity.get(system, []))
         nll = None
         if system == "rtgen" or (system == "ngram" and has_ngram):
             nll = tally.bits[system] / tally.tokens if tally.tokens else None

@@ -21,18 +21,18 @@ from rtgen import tokens as T
 from rtgen.config import PlaySettings
 from rtgen.events import Note
 from rtgen.jam import jam_offline
-from rtgen.score.harmonyset import BEATS, SPLIT, HeldChord, Item, chord_at, harmony_set
+from rtgen.score.harmonyset import BEATS, SPLIT, ChordSpan, Item, chord_at, harmony_set
 from rtgen.score.runner import mean_of
 
 G = T.GRID_STEPS_PER_BEAT
 
 
-def _fits(note: Note, chords: tuple[HeldChord, ...]) -> bool | None:
+def _fits(note: Note, chords: tuple[ChordSpan, ...]) -> bool | None:
     chord = chord_at(chords, note.start)
     return None if chord is None else note.pitch % 12 in chord.tones
 
 
-def harmony_ratio(notes: list[Note], chords: tuple[HeldChord, ...]) -> dict[str, float | None]:
+def harmony_ratio(notes: list[Note], chords: tuple[ChordSpan, ...]) -> dict[str, float | None]:
     """{"overall", "strong"}: duration-weighted share of chord tones (None: no notes)."""
     out: dict[str, float | None] = {}
     for part, keep in (("overall", lambda n: True), ("strong", _on_beat)):
@@ -52,7 +52,7 @@ def _on_beat(note: Note) -> bool:
     return T.to_step(note.start) % G == 0
 
 
-def after_changes(notes: list[Note], chords: tuple[HeldChord, ...]) -> list[bool]:
+def after_changes(notes: list[Note], chords: tuple[ChordSpan, ...]) -> list[bool]:
     """For each chord change inside the answer: its first note from one grid step after
     the change on (and before the next change) fits the new chord."""
     if not notes:

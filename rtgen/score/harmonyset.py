@@ -49,7 +49,7 @@ VOICINGS = {  # intervals above the root, voiced close as a left hand plays them
 
 
 @dataclass(frozen=True)
-class HeldChord:
+class ChordSpan:
     start: float  # beats
     end: float  # the next chord's start (the harmony goes on until then)
     pitches: tuple[int, ...]
@@ -59,7 +59,7 @@ class HeldChord:
 @dataclass(frozen=True)
 class Item:
     name: str  # "ii-V-I in F"
-    chords: tuple[HeldChord, ...]
+    chords: tuple[ChordSpan, ...]
     keys: tuple[Note, ...]  # what the left hand plays (below SPLIT)
     call: tuple[Note, ...]  # what the right hand plays (the call)
 
@@ -72,17 +72,17 @@ def _voicing(root_pc: int, quality: str) -> tuple[int, ...]:
     return (bass, *upper)
 
 
-def _chords(key: int, changes: list[tuple[int, str, int]]) -> list[HeldChord]:
+def _chords(key: int, changes: list[tuple[int, str, int]]) -> list[ChordSpan]:
     out, t, i = [], 0.0, 0
     while t < BEATS:
         interval, quality, beats = changes[i % len(changes)]
         pitches = _voicing((key + interval) % 12, quality)
-        out.append(HeldChord(t, min(t + beats, BEATS), pitches, read_chord(pitches)))
+        out.append(ChordSpan(t, min(t + beats, BEATS), pitches, read_chord(pitches)))
         t, i = t + beats, i + 1
     return out
 
 
-def _keys(chords: list[HeldChord], comp: bool) -> list[Note]:
+def _keys(chords: list[ChordSpan], comp: bool) -> list[Note]:
     """Comping: each chord struck for a beat. Legato: held until the next is down, a tone
     common to both held on through (as a hand does), the others let go just after."""
     notes: list[Note] = []
@@ -100,7 +100,7 @@ def _keys(chords: list[HeldChord], comp: bool) -> list[Note]:
     return notes
 
 
-def _call(chords: list[HeldChord], key: int, scale: tuple[int, ...], rng) -> list[Note]:
+def _call(chords: list[ChordSpan], key: int, scale: tuple[int, ...], rng) -> list[Note]:
     """Eighths and quarters over the call's two bars: chord tones on the beats, scale tones
     a step away between, in C4..G5."""
     pcs = sorted({(key + i) % 12 for i in scale})
@@ -132,7 +132,7 @@ def harmony_set(seed: int = 0) -> list[Item]:
     return items
 
 
-def chord_at(chords: tuple[HeldChord, ...], beat: float) -> Chord | None:
+def chord_at(chords: tuple[ChordSpan, ...], beat: float) -> Chord | None:
     """The chord sounding at ``beat`` (the harmony held then)."""
     for c in chords:
         if c.start <= beat < c.end:

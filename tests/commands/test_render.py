@@ -164,6 +164,15 @@ with wave.open(out, "wb") as w:
     return folder
 
 
+def _font_and_take(folder: Path) -> tuple[Path, Path]:
+    """A SoundFont file (only its name matters to the fake fluidsynth) and a MIDI take."""
+    font = folder / "gm.sf2"
+    font.write_bytes(b"RIFF")
+    midi = folder / "take.mid"
+    write_midi(NOTES, midi, bpm=BPM)
+    return font, midi
+
+
 def _run(*args: str, path: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PATH": str(path)}
     return subprocess.run([*RTGEN, *args], capture_output=True, text=True, timeout=60, env=env)
@@ -173,10 +182,7 @@ def test_fluidsynth_is_called_with_the_soundfont_and_file(tmp_path: Path) -> Non
     """With fluidsynth on PATH and a SoundFont, auto runs it (fast render, 44.1 kHz, the
     SoundFont then the MIDI file) and normalises what it wrote."""
     bin_dir = _fake_fluidsynth(tmp_path / "bin")
-    font = tmp_path / "gm.sf2"
-    font.write_bytes(b"RIFF")
-    midi = tmp_path / "take.mid"
-    write_midi(NOTES, midi, bpm=BPM)
+    font, midi = _font_and_take(tmp_path)
     res = _run("render", str(midi), "--soundfont", str(font), path=bin_dir)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == f"wrote {tmp_path / 'take.wav'}: 1.0 s, FluidSynth with {font}"
@@ -191,10 +197,7 @@ def test_failed_fluidsynth_falls_back_or_is_an_error(tmp_path: Path) -> None:
     """auto falls back to the built-in synth and says why; --synth fluidsynth is one line,
     exit 2."""
     bin_dir = _fake_fluidsynth(tmp_path / "bin", fail=True)
-    font = tmp_path / "gm.sf2"
-    font.write_bytes(b"RIFF")
-    midi = tmp_path / "take.mid"
-    write_midi(NOTES, midi, bpm=BPM)
+    font, midi = _font_and_take(tmp_path)
     res = _run("render", str(midi), "--soundfont", str(font), path=bin_dir)
     assert res.returncode == 0, res.stderr
     assert "built-in synth (fluidsynth failed: fluidsynth: error: Failed to load" in res.stdout

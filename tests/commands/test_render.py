@@ -18,6 +18,7 @@ from rtgen.events import Note, Role
 from rtgen.io.midifile import write_midi
 from rtgen.render import builtin, fluid, render
 from rtgen.render.wav import PEAK, RATE, read_wav
+from tests.support.required import unavailable
 
 RTGEN = [sys.executable, "-m", "rtgen"]
 BPM = 100.0
@@ -243,13 +244,10 @@ def test_soundfont_discovery(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         fluid.find_soundfont(tmp_path / "nope.sf2")
 
 
-@pytest.mark.skipif(
-    shutil.which("fluidsynth") is None or fluid.find_soundfont() is None,
-    reason="needs the fluidsynth program and a GM SoundFont (apt-get install fluidsynth "
-    "fluid-soundfont-gm)",
-)
 def test_real_fluidsynth_renders_the_notes(tmp_path: Path) -> None:
     """The real FluidSynth renders audible audio with an onset near each note."""
+    if shutil.which("fluidsynth") is None or fluid.find_soundfont() is None:
+        unavailable("FluidSynth", "apt-get install fluidsynth fluid-soundfont-gm")
     notes = [Note(1.0 + 2 * i, 2.0 + 2 * i, 60 + 4 * i, 100, Role.PLAYER) for i in range(3)]
     write_midi(notes, tmp_path / "take.mid", bpm=120)
     done = render(tmp_path / "take.mid", tmp_path / "take.wav", synth="fluidsynth")

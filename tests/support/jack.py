@@ -17,6 +17,7 @@ from collections.abc import Iterator
 import pytest
 
 from rtgen.bench.jack import START_TIMEOUT_S, spawn_dummy, stop_server, wait_ready
+from tests.support.required import unavailable
 
 
 def mark_jack_tests(items: list[pytest.Item]) -> None:
@@ -27,10 +28,7 @@ def mark_jack_tests(items: list[pytest.Item]) -> None:
 
 
 def _unavailable(reason: str) -> None:
-    """Fail under CI, skip elsewhere; never returns."""
-    if os.environ.get("CI"):
-        pytest.fail(f"JACK is required in CI (CI is set): {reason}", pytrace=False)
-    pytest.skip(f"JACK unavailable: {reason}")
+    unavailable("JACK", reason)
 
 
 def jack_mode() -> str:

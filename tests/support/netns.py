@@ -23,7 +23,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from tests.support import required
 
 REPO = Path(__file__).resolve().parents[2]
 SETUP = (
@@ -34,10 +34,7 @@ SETUP_FAILED = 97  # the prelude's exit code when the namespace could not be set
 
 
 def unavailable(reason: str) -> None:
-    """Fail under CI, skip elsewhere; never returns."""
-    if os.environ.get("CI"):
-        pytest.fail(f"a network namespace is required in CI (CI is set): {reason}", pytrace=False)
-    pytest.skip(f"no private network namespace: {reason}")
+    required.unavailable("a private network namespace", reason)
 
 
 def _prefix(unshare: list[str]) -> list[str]:

@@ -84,6 +84,7 @@ class PlaySettings:
     rhythm: float = 1.0  # onsets on the call's grid steps (straight, triplet, swung), lengths
     dynamics: float = 1.0  # velocities following the call's level and contour
     feel: float = 1.0  # the answer's notes sit around the grid as the call's did (0: on it)
+    ornament: float = 1.0  # grace notes where the call had them, a share of its rate (0: none)
     key_strength: float = 2.0  # notes outside the key lose this; 0 = no key preference
     key_strict: bool = False  # the key is a mask instead (no note ever leaves it)
     memory_weight: float = 0.3  # the session memory's share of the next pitch and gap
@@ -304,6 +305,7 @@ SCHEMA: dict[str, Rule] = {
     "rhythm": Rule(float, 0, MAX_STRENGTH, flag="--rhythm"),
     "dynamics": Rule(float, 0, MAX_STRENGTH, flag="--dynamics"),
     "feel": Rule(float, 0, 1, flag="--feel"),  # a share of the call's deviations
+    "ornament": Rule(float, 0, 1, flag="--ornament"),  # a share of the call's grace notes
     "key_strength": Rule(float, 0, MAX_STRENGTH, flag="--key-strength"),
     "key_strict": Rule(bool, flag="--key-strict"),
     "memory_weight": Rule(float, 0, 1, flag="--memory-weight"),  # a share of a mixture

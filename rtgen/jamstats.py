@@ -40,6 +40,7 @@ def summary(
         "shifted": engine.shifted,
         "dropped_notes": engine.dropped,
         "merged": engine.merged,
+        "graces": engine.graces,
         "stuck_keys": engine.stuck_keys,
         "skipped_beats": jam.beats_skipped,
         "sent": sched.sent,

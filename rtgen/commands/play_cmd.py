@@ -321,6 +321,11 @@ def register(app: typer.Typer) -> None:
         feel: float = typer.Option(
             None, "--feel", help="The call's timing around the beat, 0..1 (1; 0 = on the grid)."
         ),
+        ornament: float = typer.Option(
+            None,
+            "--ornament",
+            help="Grace notes where the call had them, a share of its rate, 0..1 (1; 0 = none).",
+        ),
         key_strength: float = typer.Option(
             None, "--key-strength", help="Preference for the key (2; 0 = no key at all)."
         ),
@@ -399,6 +404,7 @@ def register(app: typer.Typer) -> None:
             "rhythm": rhythm,
             "dynamics": dynamics,
             "feel": feel,
+            "ornament": ornament,
             "key_strength": key_strength,
             "key_strict": key_strict,
             "memory_weight": 0.0 if no_memory else memory_weight,

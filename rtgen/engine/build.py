@@ -53,7 +53,7 @@ def engine_config(s: PlaySettings, seed: int) -> EngineConfig:
         out_channel=out,
         lookahead=s.lookahead,
         auto_key=not s.key and (s.key_strict or s.key_strength > 0),
-        steer=SteerConfig(strengths, memory=s.memory_weight, feel=s.feel),
+        steer=SteerConfig(strengths, memory=s.memory_weight, feel=s.feel, ornament=s.ornament),
         key_mask=s.key_strict,  # else the key is a preference of key_strength (0: no key)
         prefer_key=None if s.key_strict or not fixed_key else _scale(fixed_key),
         candidates=s.candidates,

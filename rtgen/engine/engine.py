@@ -27,7 +27,9 @@ from rtgen.engine.listener import Listener
 from rtgen.engine.manner import Manner, estimate_manner
 from rtgen.engine.memory import Memory
 from rtgen.engine.modes import Mode, ModeConfig
+from rtgen.engine.ornament import Ornament
 from rtgen.engine.planner import Planner
+from rtgen.engine.rhythmfit import PICK_WEIGHT
 from rtgen.engine.sampler import Sampler, SamplerConfig
 from rtgen.engine.scheduler import Scheduler
 from rtgen.engine.steer import Steer, SteerConfig
@@ -73,6 +75,7 @@ class EngineStats:
     shifted: int  # late notes moved to the next grid step
     dropped: int  # late notes dropped
     merged: int  # re-strikes within one grid step merged
+    graces: int  # grace notes sent before the model's notes (the call's ornaments)
     stuck_keys: int  # keys released because they lost their note-off
     barge_ins: int
     answers: int
@@ -274,6 +277,8 @@ class Engine:
 
         self.planner.critic = CriticSession.open(cfg.critic)
         self.planner.candidates = cfg.candidates
+        if cfg.steer is not None:  # the rhythm aspect of the manner weighs in the pick too
+            self.planner.rhythm_pick = PICK_WEIGHT * cfg.steer.strengths.rhythm
 
     # --- the call's manner and the session memory ------------------------------------------
     def _steer(self, beat: int, answer: bool, call_start_ns: int | None) -> None:
@@ -311,6 +316,7 @@ class Engine:
         self.steer.begin(manner, beat * T.GRID_STEPS_PER_BEAT, steps)  # None: unsteered
         if manner is not None:
             self.planner.feel = Feel.of(manner.deviations, self.steer.cfg.feel, self._feel_seed)
+            self.planner.ornament = Ornament.of(manner, self.steer.cfg.ornament, self._feel_seed)
 
     def _call_goes_on(self, t_ns: int) -> int:
         """The player came in during an answer: where the call now playing began. Within a
@@ -375,6 +381,7 @@ class Engine:
             shifted=plan.shifted,
             dropped=plan.dropped,
             merged=plan.merged,
+            graces=plan.graces,
             stuck_keys=self.listener.stuck_released,
             barge_ins=self.barge_ins,
             answers=self.mode.answers,

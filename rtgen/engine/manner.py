@@ -10,7 +10,8 @@ Five aspects, each what the answer is steered toward (rtgen/engine/bias.py):
   of the shorter one; a note struck while another sounds on for at least half of it is a
   voice too. A humanised legato line (overlaps of a few tens of ms) stays a single line.
 - density: ``notes_per_beat``, the call's notes over its length rounded up to whole bars
-  (the length an answer gets by default), so an answer as long as the call plays as many.
+  (the length an answer gets by default), so an answer as long as the call plays as many;
+  grace notes (below) are not counted: the answer gets its own from the ornament.
 - register: the lowest, highest and mean pitch.
 - rhythm: onsets snapped to the call's grid, straight (multiples of 3 steps: 8ths, 16ths) or
   triplet (multiples of 4: triplets, swung 8ths), whichever the off-beat onsets fit better;
@@ -19,6 +20,10 @@ Five aspects, each what the answer is steered toward (rtgen/engine/bias.py):
   keeps the player's vocabulary; ``deviations`` keep how their hands sat around it (the
   answer's feel, feel.py).
 - dynamics: mean velocity and its contour over the call (``CONTOUR_POINTS`` segments).
+- ornaments: ``graces``, the interval from each grace note to the note it leads into (a note
+  shorter than ``GRACE_BEATS`` that ends as the next, later note of another pitch starts,
+  within ``GRACE_BEATS`` of its own start: a crushed note, a flick into the melody), and
+  ``grace_rate``, graces per other note (ornament.py gives the answer as many).
 """
 
 from __future__ import annotations
@@ -35,6 +40,11 @@ G = T.GRID_STEPS_PER_BEAT
 CHORD_WINDOW = 0.06  # beats (30 ms at 120 BPM): onsets closer than this are one gesture
 MAX_GAP = T.MAX_SHIFT  # gaps and lengths are clipped to 48 steps (4 beats)
 CONTOUR_POINTS = 4  # the velocity contour: means over this many equal parts of the call
+GRACE_BEATS = 0.1  # a grace note is shorter than this and leads into the next note within
+# it (50 ms at 120 BPM); a 32nd note (0.125) is not one
+GRACE_MIN_BEATS = 0.03  # and lasts at least this (15 ms at 120 BPM): a sliver is no note
+GRACE_MAX_INTERVAL = 9  # and lies at most a major 6th from its note (a hand's flick or roll)
+GRACE_TOUCH = 0.02  # and has ended by the next onset, give or take this (a chord's notes sound on)
 
 
 @dataclass(frozen=True, eq=False)
@@ -57,6 +67,8 @@ class Manner:
     contour: tuple[float, ...] = (80.0,) * CONTOUR_POINTS
     line: tuple[int, ...] = ()  # pitches of the line (the highest note of each onset)
     deviations: tuple[float, ...] = ()  # each onset minus its snapped step, in steps (feel.py)
+    graces: tuple[int, ...] = ()  # each grace note's pitch minus its main note's (ornament.py)
+    grace_rate: float = 0.0  # grace notes per other note of the call
 
     def velocity_at(self, fraction: float) -> float:
         """The call's velocity at ``fraction`` (0..1) of its length, interpolated."""
@@ -76,10 +88,11 @@ def estimate_manner(notes: list[Note], beats_per_bar: int = 4) -> Manner | None:
     pitches = np.array([n.pitch for n in notes])
     span = max(n.end for n in notes) - notes[0].start
     bars = max(1, math.ceil(span / beats_per_bar - 1e-6))
+    graces = _graces(notes)
     return Manner(
         notes=len(notes),
         beats=float(bars * beats_per_bar),
-        notes_per_beat=len(notes) / (bars * beats_per_bar),
+        notes_per_beat=(len(notes) - len(graces)) / (bars * beats_per_bar),  # graces: ornament
         voices=_voices(notes),
         low=int(pitches.min()),
         high=int(pitches.max()),
@@ -93,6 +106,8 @@ def estimate_manner(notes: list[Note], beats_per_bar: int = 4) -> Manner | None:
         contour=_contour(notes, span),
         line=tuple(n.pitch for n in line),
         deviations=tuple(float(d) for d in starts[onsets] * G - steps),
+        graces=graces,
+        grace_rate=len(graces) / max(len(notes) - len(graces), 1),
     )
 
 
@@ -144,6 +159,25 @@ def _voices(notes: list[Note]) -> int:
     if len(company) < max(2, 0.2 * len(notes)):  # mostly single notes: a line
         return 1
     return int(round(float(np.median(company))))
+
+
+def _graces(notes: list[Note]) -> tuple[int, ...]:
+    """Interval (grace minus main) of each grace note: a note shorter than GRACE_BEATS
+    whose next onset, a note of another pitch, comes within GRACE_BEATS of its start and
+    about when it ends. ``notes`` sorted by start."""
+    out = []
+    for i, g in enumerate(notes):
+        if not GRACE_MIN_BEATS <= g.end - g.start < GRACE_BEATS:
+            continue
+        nxt = next((n for n in notes[i + 1 :] if n.start > g.start), None)
+        if (
+            nxt is not None
+            and 0 < abs(nxt.pitch - g.pitch) <= GRACE_MAX_INTERVAL
+            and GRACE_MIN_BEATS <= nxt.start - g.start < GRACE_BEATS
+            and abs(g.end - nxt.start) <= GRACE_TOUCH
+        ):
+            out.append(g.pitch - nxt.pitch)
+    return tuple(out)
 
 
 def _contour(notes: list[Note], span: float) -> tuple[float, ...]:

@@ -27,6 +27,8 @@ from rtgen.critic.features import row
 from rtgen.engine.candidates import FEED, SNAP, drive_many, drive_one, states_for
 from rtgen.engine.clock import BeatTimeline, Clock
 from rtgen.engine.feel import Feel, spaced
+from rtgen.engine.ornament import LEAD_MS, MIN_GAP_STEPS, SOFTER, Ornament
+from rtgen.engine.rhythmfit import RhythmFit
 from rtgen.engine.sampler import GenState, Sampler
 from rtgen.engine.scheduler import Scheduler
 from rtgen.engine.steer import Steer
@@ -76,6 +78,7 @@ class PlanStats:
     shifted: int = 0  # late notes moved to the next grid step
     dropped: int = 0  # late notes dropped
     merged: int = 0  # re-strikes within one grid step merged into the sounding note
+    graces: int = 0  # grace notes sent before the model's notes (the call's ornaments)
     steps: int = 0  # model steps (step_ns is trimmed; this counts all)
     reused: int = 0  # committed tokens whose model state was taken from the last plan
     plan_ns: list[int] = field(default_factory=list)  # wall time of each plan
@@ -112,6 +115,8 @@ class Planner:
         self.harmony = None  # the held chord's bias (rtgen.engine.harmony.HarmonyBias)
         self._last_plan: tuple | None = None  # (beat, lookahead, commit, first_note, end_beat)
         self.feel: Feel | None = None  # the call's timing, given to the notes as they are sent
+        self.ornament: Ornament | None = None  # the call's grace notes, given to the answer
+        self._graces: list[tuple[int, int]] = []  # (main note's grid time, grace's note id)
         self._last_on = -(10**9)  # grid step of the last onset scheduled (feel keeps order)
         self._sent_off: dict[int, int] = {}  # pitch -> when its last note was sent to end
         self.clock, self.scheduler, self.channel = clock, scheduler, channel
@@ -128,6 +133,8 @@ class Planner:
         self.candidates = 1  # continuations sampled per plan in an answer (best of N)
         self.critic = None  # picks among them (rtgen.critic.session.CriticSession)
         self._call: list[Note] | None = None  # the answered call, as the critic reads it
+        self.rhythm_pick = 0.0  # weight of the call's rhythm in the pick (rhythmfit.py)
+        self._fit: RhythmFit | None = None  # the answered call's rhythm, when weighed
         self._answer_beat = 0  # where the answer began
         self._answer: list[Note] = []  # the answer's notes so far, beats from its start
         self.logits = self._feed([T.BOS])
@@ -226,6 +233,7 @@ class Planner:
         """An answer to ``call`` (the critic's call window) starts on ``beat``; None: the
         model plays along (duet, continue), one candidate per plan."""
         self._call, self._answer_beat, self._answer = call, beat, []
+        self._fit = RhythmFit(call) if call and self.rhythm_pick > 0 else None
 
     def plan(
         self,
@@ -280,8 +288,9 @@ class Planner:
         self.stats.batch_step_ns.append(ns)
 
     def _pick(self, results: list[list[tuple[int, int, int, int]]]) -> int:
-        """The candidate the critic finds most like a real continuation of the call (the
-        first on a tie); 0 when there is one."""
+        """The candidate the critic finds most like a real continuation of the call, less
+        ``rhythm_pick`` times its rhythm's distance to the call's (the first on a tie); 0
+        when there is one."""
         if len(results) == 1:
             return 0
         t0 = time.perf_counter_ns()
@@ -290,7 +299,12 @@ class Planner:
         for notes in results:
             new = [Note(on / G - a, off / G - a, p) for on, off, p, _ in notes]
             rows.append(row(self._call, self._answer + new))
-        best = int(np.argmax(self.critic.scores(np.stack(rows))))
+        scores = self.critic.scores(np.stack(rows))
+        if self._fit is not None:  # the call's rhythm: the second thing weighed
+            done = [round(n.start * G) for n in self._answer]
+            far = [self._fit.distance(done + [on - a * G for on, *_ in r]) for r in results]
+            scores = scores - self.rhythm_pick * np.asarray(far)
+        best = int(np.argmax(scores))
         self.stats.critic_ns.append(time.perf_counter_ns() - t0)
         self.stats.picked_other += best != 0
         return best
@@ -417,7 +431,10 @@ class Planner:
         now = self.clock.now_ns()
         done = 0
         moved = self._feel_offsets(sorted({n[0] for n in notes}))
+        tops = {on: max(p for o, _, p, _ in notes if o == on) for on, *_ in notes}
+        self._graces = [g for g in self._graces if g[0] >= now]
         for on, off, pitch, vel in sorted(notes):
+            top = tops[on] == pitch  # the line's note at this onset (a grace may lead in)
             if self._time(on) < now + self.guard_ns:
                 late = on
                 on = int(np.ceil(self.timeline.beat_at(now + self.guard_ns) * G))
@@ -429,6 +446,8 @@ class Planner:
             t_on, t_off = self._felt(on, off, pitch, moved.get(on))
             if t_on < now + self.guard_ns:  # the feel never makes a note late
                 t_on, t_off = self._time(on), self._time(off)
+            if top and self.ornament is not None:
+                self._grace(on, t_on, pitch, vel, now)
             note_id = self.scheduler.schedule_note_id(t_on, t_off, self.channel, pitch, vel)
             if note_id is None:
                 self.stats.dropped += 1
@@ -442,6 +461,34 @@ class Planner:
             done += 1
         self.stats.notes += done
         return done
+
+    def _grace(self, on: int, t_main: int, pitch: int, vel: int, now: int) -> None:
+        """Send a grace note into the note at grid step ``on`` (sent at ``t_main``) if the
+        call's ornaments give it one (ornament.py): one grid step (at most LEAD_MS) before,
+        ending as it starts, after the model's notes sounding then have ended. Only where
+        there is room: no onset of the model's within MIN_GAP_STEPS before, the pitch free,
+        and not too late to send."""
+        interval = self.ornament.grace(on)
+        gp = pitch + (interval or 0)
+        if interval is None or not 0 <= gp <= 127:
+            return
+        t_grace = t_main - min(self._time(on) - self._time(on - 1), int(LEAD_MS * 1e6))
+        room = self._time(on - MIN_GAP_STEPS)
+        if t_grace < now + self.guard_ns or self._sent_off.get(gp, 0) > t_grace:
+            return
+        if any(room < n.t_on < self._time(on) for n in self.model_notes):
+            return
+        note_id = self.scheduler.schedule_note_id(
+            t_grace, t_main, self.channel, gp, max(1, round(vel * SOFTER))
+        )
+        if note_id is None:
+            return
+        for n in self.model_notes:  # a line stays a line: what sounds ends as the grace starts
+            if n.note_id is not None and n.t_off > t_grace:
+                self.scheduler.end_note_by(n.note_id, t_grace)
+        self._sent_off[gp] = t_main
+        self._graces.append((self._time(on), note_id))
+        self.stats.graces += 1
 
     def _felt(self, on: int, off: int, pitch: int, d: float | None) -> tuple[int, int]:
         """(note-on, note-off) times to send a grid note at, moved by ``d`` steps (None: on
@@ -513,6 +560,8 @@ class Planner:
         ids: the feel may send one a little before its grid time, and one already sent
         stays (the model knows it, and its note-off comes)."""
         later = {n.note_id for n in self.model_notes if not n.on_fed and n.t_on >= t_ns}
+        self.scheduler.cancel_notes({g for t, g in self._graces if t >= t_ns})
+        self._graces = [(t, g) for t, g in self._graces if t < t_ns]
         gone = self.scheduler.cancel_notes(later - {None})
         pitches = {n.pitch for n in self.model_notes if n.note_id in gone}
         self.model_notes = [n for n in self.model_notes if n.note_id not in gone]
@@ -528,7 +577,8 @@ class Planner:
     def cut(self, t_ns: int) -> None:
         """Barge-in or clock stop: nothing of the model's sounds after ``t_ns``."""
         self._last_plan = None  # nothing to plan again (a chord change must not bring it back)
-        self.scheduler.cancel_from(t_ns, self.channel)
+        self.scheduler.cancel_from(t_ns, self.channel)  # grace notes too: same channel
+        self._graces = []
         kept = []
         for n in self.model_notes:
             if n.t_on >= t_ns and not n.on_fed:

@@ -232,6 +232,22 @@ class Scheduler:
             self._cond.notify()
         return queued_on
 
+    def end_note_by(self, note_id: int, t_ns: int) -> bool:
+        """Move the queued note-off of note ``note_id`` to ``t_ns`` if it is due later (a
+        note ended sooner; never later). False when there is none to move: sent, or due by
+        then already. A note whose note-on is still queued keeps its note-off after it."""
+        with self._cond:
+            on = [e[0] for e in self._heap if e[4] == note_id and e[1] == _RANK_ON]
+            for i, (t, rank, seq, message, nid) in enumerate(self._heap):
+                if nid == note_id and rank == _RANK_OFF and t > t_ns:
+                    if on and t_ns <= on[0]:
+                        return False
+                    self._heap[i] = (t_ns, rank, seq, message, nid)
+                    heapq.heapify(self._heap)
+                    self._cond.notify()
+                    return True
+        return False
+
     def _push(self, t_ns: int, message: Message, note_id: int) -> None:
         heapq.heappush(self._heap, (t_ns, _rank(message), self._seq, message, note_id))
         self._seq += 1

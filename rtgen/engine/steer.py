@@ -36,12 +36,15 @@ class SteerConfig:
     strengths: Strengths = Strengths()
     memory: float = 0.0  # weight of the memory in the mixture, 0..1 (0 = off)
     feel: float = 0.0  # the call's timing given to the answer's notes (feel.py; 0 = the grid)
+    ornament: float = 0.0  # the call's grace notes given to the answer (ornament.py; 0 = none)
 
     def __post_init__(self) -> None:
         if not 0 <= self.memory <= 1:
             raise ValueError(f"memory weight must be in [0, 1], got {self.memory}")
         if not 0 <= self.feel <= 1:
             raise ValueError(f"feel must be in [0, 1], got {self.feel}")
+        if not 0 <= self.ornament <= 1:
+            raise ValueError(f"ornament must be in [0, 1], got {self.ornament}")
 
 
 class Steer:

@@ -87,3 +87,50 @@ def test_duet_plays_one_candidate() -> None:
     rig.engine.planner.candidates, rig.engine.planner.critic = 4, critic
     rig.run(_call(rig), rig.beats_to_ns(16))
     assert rig.engine.planner.stats.plans > 8 and critic.calls == 0
+
+
+class FlatCritic:
+    """Finds every continuation as real as any other: the pick is the rhythm's alone."""
+
+    def scores(self, rows: np.ndarray) -> np.ndarray:
+        return np.zeros(len(rows))
+
+
+def _swung_call(rig: OfflineRig) -> list:
+    """Two bars of swung 8ths (onsets on steps 0 and 8 of each beat)."""
+    b = rig.beats_to_ns
+    out = []
+    for i, p in enumerate([60, 62, 64, 65, 67, 65, 64, 62] * 2):
+        on = 4 + i // 2 + (2 / 3 if i % 2 else 0.0)
+        out += [(b(on), (0x90, p, 90)), (b(on + 0.25), (0x80, p, 0))]
+    return out
+
+
+def _swung_share(rhythm_pick: float, seed: int) -> float:
+    cfg = EngineConfig(
+        ModeConfig(silence=1.0),
+        SamplerConfig(seed=seed, low=48, high=84, max_note_beats=2.0),
+    )
+    rig = OfflineRig(cfg, FakeSession(seed), bpm=120.0)
+    planner = rig.engine.planner
+    planner.candidates, planner.critic, planner.rhythm_pick = 6, FlatCritic(), rhythm_pick
+    call = _swung_call(rig)
+    rig.run(call, rig.beats_to_ns(28))
+    rig.stop()
+    after = call[-1][0]
+    steps = [
+        round(t / rig.beats_to_ns(1) * 12)
+        for t, m in rig.port.sent
+        if m[0] & 0xF0 == 0x90 and m[2] and t > after
+    ]
+    assert steps, "no answer"
+    return sum(s % 12 in (0, 8) for s in steps) / len(steps)
+
+
+def test_the_calls_rhythm_weighs_in_the_pick() -> None:
+    """To a swung call, with a critic that cannot tell candidates apart, weighing the
+    call's rhythm keeps the candidates that swing: more of the answer's onsets fall on
+    steps 0 and 8 of the beat than when the first candidate is always kept."""
+    weighed = [_swung_share(5.0, seed) for seed in range(4)]
+    plain = [_swung_share(0.0, seed) for seed in range(4)]
+    assert np.mean(weighed) > np.mean(plain) + 0.15, (weighed, plain)

@@ -94,3 +94,27 @@ def test_rtgen_info_describes_the_critic() -> None:
     info = model_info(CRITIC)
     assert info["kind"] == "critic" and info["vocab_version"] == "rtgen-tokens-1"
     assert info["config"]["row_tokens"] == ROW_TOKENS and info["metrics"]["valid_auc_full"] > 0.5
+
+
+@pytest.mark.parametrize("rhythm", [0.0, 1.0, 2.5])
+def test_the_rhythm_strength_weighs_the_calls_rhythm_in_the_pick(
+    ckpts: dict, tmp_path: Path, rhythm: float
+) -> None:
+    """--rhythm sets how much the call's rhythm weighs when the critic picks (0: not at
+    all); without steering it does not weigh."""
+    from rtgen.engine.bias import Strengths
+    from rtgen.engine.rhythmfit import PICK_WEIGHT
+    from rtgen.engine.steer import SteerConfig
+
+    session = OnnxSession(_export(ckpts["lstm"], tmp_path / "b.onnx", True), "cpu")
+    steer = SteerConfig(Strengths(rhythm=rhythm))
+    for cfg_steer, want in ((steer, PICK_WEIGHT * rhythm), (None, 0.0)):
+        cfg = EngineConfig(
+            ModeConfig(silence=1.0),
+            SamplerConfig(seed=0),
+            candidates=4,
+            critic=str(CRITIC),
+            steer=cfg_steer,
+        )
+        planner = OfflineRig(cfg, session, bpm=120.0).engine.planner
+        assert planner.candidates == 4 and planner.rhythm_pick == want

@@ -61,7 +61,7 @@ def test_a_call_with_grace_notes_gets_grace_notes_back_and_a_line(rig: Rig) -> N
     graces = [n for n in notes if n[1] - n[0] < SHORT_S]
     print(f"{len(notes)} notes, {sent:.0f} grace notes sent, {len(graces)} heard under 80 ms")
     assert sent > 0 and len(graces) >= sent, (sent, notes)
-    for on, off, pitch in graces:  # each leads into the next note, as it ends
+    for _, off, pitch in graces:  # each leads into the next note, as it ends
         assert any(abs(b_on - off) < 0.003 and b_p != pitch for b_on, _, b_p in notes), notes
     for (a_on, a_off, _), (b_on, _, _) in zip(notes, notes[1:]):
         assert a_off <= b_on + 0.003 or abs(a_on - b_on) < 0.003, ("overlap", notes)

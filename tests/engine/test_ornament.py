@@ -24,8 +24,8 @@ G = 12
 
 
 def _flicked_line(beats: int = 8, every: int = 2) -> list[Note]:
-    """Quarter notes from beat 0; every ``every``-th but the first led into by a grace note a 6th below it,
-    30 ms (0.06 beat) before, ending as it starts."""
+    """Quarter notes from beat 0; every ``every``-th but the first led into by a grace
+    note a 6th below it, 30 ms (0.06 beat) before, ending as it starts."""
     out = []
     for i in range(beats):
         p = 64 + (i % 4) * 2
@@ -123,9 +123,10 @@ def _spans(sent: list) -> tuple[list[tuple[int, int, int]], int]:
 
 
 def test_an_answer_to_a_call_with_grace_notes_has_them_and_stays_a_line() -> None:
-    """Over six seeds (a call with a grace note into every note but the first): grace notes are sent (each ends as the next note starts, shorter
-    than a grid step), no note of the answer starts while another sounds, nothing is left
-    sounding; with --ornament 0, or to a call without them, none."""
+    """Over six seeds (a call with a grace note into every note but the first): grace
+    notes are sent, each ending as the next note starts and shorter than a grid step; no
+    note of the answer starts while another sounds; nothing is left sounding. With
+    --ornament 0, or to a call without grace notes, none."""
     step_ns = 500_000_000 // G
     graces = 0
     for seed in range(6):
@@ -138,7 +139,7 @@ def test_an_answer_to_a_call_with_grace_notes_has_them_and_stays_a_line() -> Non
         short = [s for s in spans if s[1] - s[0] <= step_ns + 1000]
         graces += len(short)
         assert rig.engine.planner.stats.graces == len(short)
-        for on, off, pitch in short:
+        for _, off, pitch in short:
             assert any(b_on == off and b_pitch != pitch for b_on, _, b_pitch in spans)
     assert graces >= 4
     for rig in (_answer(0.0), _answer(1.0, with_graces=False)):
@@ -175,8 +176,8 @@ def _queued_notes(rig: OfflineRig) -> list[tuple[int, int, int]]:
     out = []
     for i, (t, m) in enumerate(q):
         if m[0] & 0xF0 == 0x90 and m[2]:
-            off = next(u for u, n in q[i + 1 :] if n[1] == m[1] and (n[0] & 0xF0 == 0x80 or not n[2]))
-            out.append((t, off, m[1]))
+            ends = (u for u, n in q[i + 1 :] if n[1] == m[1] and (n[0] & 0xF0 == 0x80 or not n[2]))
+            out.append((t, next(ends), m[1]))
     return out
 
 

@@ -316,7 +316,10 @@ class Engine:
         self.steer.begin(manner, beat * T.GRID_STEPS_PER_BEAT, steps)  # None: unsteered
         if manner is not None:
             self.planner.feel = Feel.of(manner.deviations, self.steer.cfg.feel, self._feel_seed)
-            self.planner.ornament = Ornament.of(manner, self.steer.cfg.ornament, self._feel_seed)
+        # no call heard: no grace notes (the feel keeps the last player's timing)
+        self.planner.ornament = manner and Ornament.of(
+            manner, self.steer.cfg.ornament, self._feel_seed
+        )
 
     def _call_goes_on(self, t_ns: int) -> int:
         """The player came in during an answer: where the call now playing began. Within a

@@ -162,9 +162,10 @@ def _voices(notes: list[Note]) -> int:
 
 
 def _graces(notes: list[Note]) -> tuple[int, ...]:
-    """Interval (grace minus main) of each grace note: a note shorter than GRACE_BEATS
-    whose next onset, a note of another pitch, comes within GRACE_BEATS of its start and
-    about when it ends. ``notes`` sorted by start."""
+    """Interval (grace minus main) of each grace note: a note of GRACE_MIN_BEATS up to
+    GRACE_BEATS whose next onset, a note at least GRACE_BEATS long, of another pitch at most
+    GRACE_MAX_INTERVAL away, comes as it ends. Of a two-note slide the second counts: at
+    most one grace a note. ``notes`` sorted by start."""
     out = []
     for i, g in enumerate(notes):
         if not GRACE_MIN_BEATS <= g.end - g.start < GRACE_BEATS:
@@ -172,6 +173,7 @@ def _graces(notes: list[Note]) -> tuple[int, ...]:
         nxt = next((n for n in notes[i + 1 :] if n.start > g.start), None)
         if (
             nxt is not None
+            and nxt.end - nxt.start >= GRACE_BEATS  # a note, not the next grace of a slide
             and 0 < abs(nxt.pitch - g.pitch) <= GRACE_MAX_INTERVAL
             and GRACE_MIN_BEATS <= nxt.start - g.start < GRACE_BEATS
             and abs(g.end - nxt.start) <= GRACE_TOUCH

@@ -46,6 +46,19 @@ class PlannedNote:
     on_fed: bool = False  # already in the committed stream
     off_fed: bool = False
     note_id: int | None = None  # the scheduler's id (a replan takes it back by it)
+    sent_on: int = 0  # when the scheduler sends it (the feel moves it off the grid times)
+    sent_off: int = 0
+
+
+@dataclass
+class _Grace:
+    """A grace note sent into a model note, and what it changed (a replan undoes it)."""
+
+    main_t: int  # the grid time of the note it leads into
+    note_id: int
+    pitch: int
+    sent_off_before: int | None  # the planner's _sent_off of its pitch before it
+    shortened: list[tuple[PlannedNote, int]]  # notes it ended sooner, with their old ends
 
 
 @dataclass
@@ -116,7 +129,7 @@ class Planner:
         self._last_plan: tuple | None = None  # (beat, lookahead, commit, first_note, end_beat)
         self.feel: Feel | None = None  # the call's timing, given to the notes as they are sent
         self.ornament: Ornament | None = None  # the call's grace notes, given to the answer
-        self._graces: list[tuple[int, int]] = []  # (main note's grid time, grace's note id)
+        self._graces: list[_Grace] = []  # the grace notes of notes not yet started
         self._last_on = -(10**9)  # grid step of the last onset scheduled (feel keeps order)
         self._sent_off: dict[int, int] = {}  # pitch -> when its last note was sent to end
         self.clock, self.scheduler, self.channel = clock, scheduler, channel
@@ -432,10 +445,12 @@ class Planner:
         done = 0
         moved = self._feel_offsets(sorted({n[0] for n in notes}))
         tops = {on: max(p for o, _, p, _ in notes if o == on) for on, *_ in notes}
-        self._graces = [g for g in self._graces if g[0] >= now]
+        self._graces = [g for g in self._graces if g.main_t >= now]
         for on, off, pitch, vel in sorted(notes):
-            top = tops[on] == pitch  # the line's note at this onset (a grace may lead in)
+            # the line's note at this onset, on time: a grace note may lead into it
+            grace = tops[on] == pitch and self.ornament is not None
             if self._time(on) < now + self.guard_ns:
+                grace = False
                 late = on
                 on = int(np.ceil(self.timeline.beat_at(now + self.guard_ns) * G))
                 if on >= off:
@@ -446,7 +461,7 @@ class Planner:
             t_on, t_off = self._felt(on, off, pitch, moved.get(on))
             if t_on < now + self.guard_ns:  # the feel never makes a note late
                 t_on, t_off = self._time(on), self._time(off)
-            if top and self.ornament is not None:
+            if grace:
                 self._grace(on, t_on, pitch, vel, now)
             note_id = self.scheduler.schedule_note_id(t_on, t_off, self.channel, pitch, vel)
             if note_id is None:
@@ -456,8 +471,12 @@ class Planner:
             if self._call is not None:  # the answer so far, as the critic reads it
                 a = self._answer_beat
                 self._answer.append(Note(on / G - a, off / G - a, pitch))
-            planned = PlannedNote(self._time(on), self._time(off), pitch, vel, note_id=note_id)
-            self.model_notes.append(planned)
+            grid_on, grid_off = self._time(on), self._time(off)
+            self.model_notes.append(
+                PlannedNote(
+                    grid_on, grid_off, pitch, vel, note_id=note_id, sent_on=t_on, sent_off=t_off
+                )
+            )
             done += 1
         self.stats.notes += done
         return done
@@ -465,30 +484,58 @@ class Planner:
     def _grace(self, on: int, t_main: int, pitch: int, vel: int, now: int) -> None:
         """Send a grace note into the note at grid step ``on`` (sent at ``t_main``) if the
         call's ornaments give it one (ornament.py): one grid step (at most LEAD_MS) before,
-        ending as it starts, after the model's notes sounding then have ended. Only where
-        there is room: no onset of the model's within MIN_GAP_STEPS before, the pitch free,
-        and not too late to send."""
+        ending as it starts; the model's note sounding then ends as it starts. Only where
+        there is room, as sent: no onset of the model's within MIN_GAP_STEPS before on the
+        grid, none sent within half a step before the grace, not a held chord, the pitch
+        free, and not too late to send."""
         interval = self.ornament.grace(on)
         gp = pitch + (interval or 0)
         if interval is None or not 0 <= gp <= 127:
             return
-        t_grace = t_main - min(self._time(on) - self._time(on - 1), int(LEAD_MS * 1e6))
-        room = self._time(on - MIN_GAP_STEPS)
-        if t_grace < now + self.guard_ns or self._sent_off.get(gp, 0) > t_grace:
+        step = self._time(on) - self._time(on - 1)
+        t_grace = t_main - min(step, int(LEAD_MS * 1e6))
+        soonest = now + self.guard_ns + getattr(self.scheduler, "send_ahead_ns", 0)
+        if t_grace < soonest or self._sent_off.get(gp, 0) > t_grace:
             return
-        if any(room < n.t_on < self._time(on) for n in self.model_notes):
+        before = [n for n in self.model_notes if n.t_on < self._time(on)]
+        room, close = self._time(on - MIN_GAP_STEPS), t_grace - step // 2
+        if any(n.t_on > room or n.sent_on > close for n in before):
+            return
+        sounding = [n for n in before if n.sent_off > t_grace and n.note_id is not None]
+        if len(sounding) > 1:  # a chord held: grace notes are a line's
             return
         note_id = self.scheduler.schedule_note_id(
             t_grace, t_main, self.channel, gp, max(1, round(vel * SOFTER))
         )
         if note_id is None:
             return
-        for n in self.model_notes:  # a line stays a line: what sounds ends as the grace starts
-            if n.note_id is not None and n.t_off > t_grace:
-                self.scheduler.end_note_by(n.note_id, t_grace)
+        shortened = []
+        for n in sounding:  # a line stays a line
+            old = self.scheduler.end_note_by(n.note_id, t_grace)
+            if old is not None:
+                shortened.append((n, old))
+                n.sent_off = t_grace
+        self._graces.append(_Grace(self._time(on), note_id, gp, self._sent_off.get(gp), shortened))
         self._sent_off[gp] = t_main
-        self._graces.append((self._time(on), note_id))
         self.stats.graces += 1
+
+    def _take_back_graces(self, t_ns: int) -> None:
+        """Unschedule the grace notes of the notes planned at or after ``t_ns`` and undo
+        what each changed: the note it ended sooner ends as planned again."""
+        later = [g for g in self._graces if g.main_t >= t_ns]
+        self._graces = [g for g in self._graces if g.main_t < t_ns]
+        gone = self.scheduler.cancel_notes({g.note_id for g in later})
+        for g in reversed(later):
+            if g.note_id not in gone:
+                continue  # already sounding: its note-off comes
+            self.stats.graces -= 1
+            if g.sent_off_before is None:
+                self._sent_off.pop(g.pitch, None)
+            else:
+                self._sent_off[g.pitch] = g.sent_off_before
+            for n, old in g.shortened:
+                if self.scheduler.restore_note_end(n.note_id, old):
+                    n.sent_off = old
 
     def _felt(self, on: int, off: int, pitch: int, d: float | None) -> tuple[int, int]:
         """(note-on, note-off) times to send a grid note at, moved by ``d`` steps (None: on
@@ -559,9 +606,8 @@ class Planner:
         """Unschedule the model notes planned (on the grid) at or after ``t_ns``, by their
         ids: the feel may send one a little before its grid time, and one already sent
         stays (the model knows it, and its note-off comes)."""
+        self._take_back_graces(t_ns)
         later = {n.note_id for n in self.model_notes if not n.on_fed and n.t_on >= t_ns}
-        self.scheduler.cancel_notes({g for t, g in self._graces if t >= t_ns})
-        self._graces = [(t, g) for t, g in self._graces if t < t_ns]
         gone = self.scheduler.cancel_notes(later - {None})
         pitches = {n.pitch for n in self.model_notes if n.note_id in gone}
         self.model_notes = [n for n in self.model_notes if n.note_id not in gone]
@@ -585,5 +631,6 @@ class Planner:
                 continue
             if n.t_off > t_ns:
                 n.t_off = max(t_ns, n.t_on + 1)
+            n.sent_off = min(n.sent_off, max(t_ns, n.sent_on + 1))
             kept.append(n)
         self.model_notes = kept

@@ -232,21 +232,29 @@ class Scheduler:
             self._cond.notify()
         return queued_on
 
-    def end_note_by(self, note_id: int, t_ns: int) -> bool:
-        """Move the queued note-off of note ``note_id`` to ``t_ns`` if it is due later (a
-        note ended sooner; never later). False when there is none to move: sent, or due by
-        then already. A note whose note-on is still queued keeps its note-off after it."""
+    def end_note_by(self, note_id: int, t_ns: int) -> int | None:
+        """Move the queued note-off of note ``note_id`` to ``t_ns`` if it is due later (the
+        note ends sooner; never later). Returns when it was due, or None when nothing moved:
+        its note-off is sent or due by then, or its note-on is queued at or after ``t_ns``."""
+        return self._move_off(note_id, t_ns, lambda due: due > t_ns)
+
+    def restore_note_end(self, note_id: int, t_ns: int) -> bool:
+        """Move the still-queued note-off of note ``note_id`` back to ``t_ns`` (what
+        :meth:`end_note_by` returned: undoing it). False when it is sent."""
+        return self._move_off(note_id, t_ns, lambda due: True) is not None
+
+    def _move_off(self, note_id: int, t_ns: int, wanted: Callable[[int], bool]) -> int | None:
         with self._cond:
             on = [e[0] for e in self._heap if e[4] == note_id and e[1] == _RANK_ON]
+            if on and t_ns <= on[0]:
+                return None  # a note-off never comes before its note-on
             for i, (t, rank, seq, message, nid) in enumerate(self._heap):
-                if nid == note_id and rank == _RANK_OFF and t > t_ns:
-                    if on and t_ns <= on[0]:
-                        return False
+                if nid == note_id and rank == _RANK_OFF and wanted(t):
                     self._heap[i] = (t_ns, rank, seq, message, nid)
                     heapq.heapify(self._heap)
                     self._cond.notify()
-                    return True
-        return False
+                    return t
+        return None
 
     def _push(self, t_ns: int, message: Message, note_id: int) -> None:
         heapq.heappush(self._heap, (t_ns, _rank(message), self._seq, message, note_id))

@@ -12,7 +12,7 @@ from tests.support.play import Rig
 BPM = 120.0
 BEAT_S = 60.0 / BPM
 LINE = [64, 67, 69, 67, 64, 62, 60, 62]
-GRACE_S = 0.035  # the player's grace notes: 35 ms before each note (but the first)
+GRACE_S = 0.030  # the player's grace notes: 30 ms before each note (but the first)
 SHORT_S = 0.08  # a model note this short is a grace note (a grid step is 42 ms here)
 # Two messages due at one time (a grace's note-off, its note's note-on) arrive together;
 # this allows a JACK period or two and a stall of the send thread between them.

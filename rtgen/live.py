@@ -274,8 +274,7 @@ class LiveJam:
             if item is not None:
                 self._handle(*item)
             self._handle_chords()
-            if self.engine.wake_ns is not None:  # a chord changed: a replan is due
-                deadline = min(deadline, self.engine.wake_ns)
+            deadline = self.engine.sooner(deadline)  # a chord changed: a replan is due
             if self.engine.realigns != self._realigns:  # the player set the tempo
                 self._realigns = self.engine.realigns
                 self.beats.retime(self.clock.now_ns())

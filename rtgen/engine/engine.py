@@ -374,6 +374,12 @@ class Engine:
         """The session memory as plain data (``Memory.from_dict`` reads it; --memory FILE)."""
         return self.memory.to_dict()
 
+    def sooner(self, deadline_ns: int) -> int:
+        """The next tick's time: ``deadline_ns`` (what :meth:`tick` returned), or sooner
+        when a chord change wants the plan sampled again (the one rule the live loop and
+        the offline rig both wait by)."""
+        return deadline_ns if self.wake_ns is None else min(deadline_ns, self.wake_ns)
+
     # --- what it shows -----------------------------------------------------------------------
     def stats(self) -> EngineStats:
         plan = self.planner.stats

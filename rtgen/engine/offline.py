@@ -53,8 +53,7 @@ class OfflineRig:
             while i < len(pending) and pending[i][0] <= now:
                 self.engine.on_message(pending[i][1], pending[i][0])
                 i += 1
-            if self.engine.wake_ns is not None:  # a chord changed: a replan is due
-                deadline = min(deadline, self.engine.wake_ns)
+            deadline = self.engine.sooner(deadline)  # a chord changed: a replan is due
             if now >= deadline:
                 deadline = self.engine.tick(now)
                 # planning takes wall time the fake clock does not see, unless a test

@@ -444,11 +444,13 @@ class Planner:
         now = self.clock.now_ns()
         done = 0
         moved = self._feel_offsets(sorted({n[0] for n in notes}))
-        tops = {on: max(p for o, _, p, _ in notes if o == on) for on, *_ in notes}
+        tops: dict[int, int] = {}  # onset -> the line's note there: a grace may lead into it
+        if self.ornament is not None:
+            for o, _, p, _ in notes:
+                tops[o] = max(tops.get(o, p), p)
         self._graces = [g for g in self._graces if g.main_t >= now]
         for on, off, pitch, vel in sorted(notes):
-            # the line's note at this onset, on time: a grace note may lead into it
-            grace = tops[on] == pitch and self.ornament is not None
+            grace = tops.get(on) == pitch  # and on time (below)
             if self._time(on) < now + self.guard_ns:
                 grace = False
                 late = on
@@ -494,8 +496,7 @@ class Planner:
             return
         step = self._time(on) - self._time(on - 1)
         t_grace = t_main - min(step, int(LEAD_MS * 1e6))
-        soonest = now + self.guard_ns + getattr(self.scheduler, "send_ahead_ns", 0)
-        if t_grace < soonest or self._sent_off.get(gp, 0) > t_grace:
+        if t_grace < self._soonest(now) or self._sent_off.get(gp, 0) > t_grace:
             return
         before = [n for n in self.model_notes if n.t_on < self._time(on)]
         room, close = self._time(on - MIN_GAP_STEPS), t_grace - step // 2
@@ -569,6 +570,11 @@ class Planner:
     def _time(self, step: float) -> int:
         return self.timeline.time_of(step / G)
 
+    def _soonest(self, now_ns: int) -> int:
+        """The first time a message scheduled now can still be sent on time: the guard, plus
+        the send thread's send-ahead (it sends that early)."""
+        return now_ns + self.guard_ns + getattr(self.scheduler, "send_ahead_ns", 0)
+
     @property
     def committed_beat(self) -> float:
         """How far the committed stream (what the model heard) reaches, in beats."""
@@ -593,9 +599,8 @@ class Planner:
         if self._last_plan is None:
             return 0
         beat, lookahead, commit, first_note, end_beat = self._last_plan
-        # what the send thread may already have sent (it sends send-ahead early) is kept
-        soonest = now_ns + self.guard_ns + getattr(self.scheduler, "send_ahead_ns", 0)
-        step = max(beat * G, int(np.ceil(self.timeline.beat_at(soonest) * G)))
+        # what the send thread may already have sent is kept
+        step = max(beat * G, int(np.ceil(self.timeline.beat_at(self._soonest(now_ns)) * G)))
         if step >= (beat + commit) * G:
             return 0
         self._take_back(self._time(step))

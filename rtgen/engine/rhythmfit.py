@@ -16,11 +16,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from rtgen import tokens as T
-from rtgen.engine.manner import snap_onsets
+from rtgen.engine.manner import MAX_GAP, snap_onsets
 from rtgen.events import Note
 
 G = T.GRID_STEPS_PER_BEAT
-MAX_GAP = 48  # gaps are clipped to 4 beats, as rtgen score's inter-onset histogram
 # The pick's weight per unit of the rhythm strength (--rhythm), against the critic's
 # score (whose spread over 4 candidates is about 1 logit): set on the validation calls
 # (docs/manner.md); at 5 the rhythm decides unless the critic is sure.
@@ -32,7 +31,8 @@ def _normalised(counts: np.ndarray) -> np.ndarray:
 
 
 def gap_histogram(onsets: np.ndarray) -> np.ndarray | None:
-    """(MAX_GAP + 1,) share of each gap between distinct onsets; None under two onsets."""
+    """(MAX_GAP + 1,) share of each gap between distinct onsets (steps, sorted; gaps past
+    4 beats count as 4 beats); None under two onsets. rtgen score's inter-onset histogram."""
     if len(onsets) < 2:
         return None
     return _normalised(np.bincount(np.minimum(np.diff(onsets), MAX_GAP), minlength=MAX_GAP + 1))

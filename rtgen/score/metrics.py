@@ -15,14 +15,16 @@ import numpy as np
 
 from rtgen import tokens as T
 from rtgen.engine.keys import estimate_key, scale_pitch_classes
+from rtgen.engine.manner import MAX_GAP
+from rtgen.engine.rhythmfit import gap_histogram
 from rtgen.events import Note
 from rtgen.score.line import melodic_line
 
 G = T.GRID_STEPS_PER_BEAT
 WINDOW_BEATS = 8.0
 MAX_INTERVAL = 12  # successive intervals are clipped to +-12 semitones
-MAX_GAP_STEPS = 48  # inter-onset gaps are clipped to 48 steps (4 beats)
 MOTIF = 4  # notes in a motif: 3 intervals
+MAX_GAP_STEPS = MAX_GAP  # inter-onset gaps are clipped to 48 steps (4 beats), as the engine's
 COPY_RATIO = 0.8  # difflib ratio at or above which an answer is a copy
 
 Notes = list[Note] | tuple[Note, ...]
@@ -122,8 +124,7 @@ def intervals(notes: Notes) -> np.ndarray | None:
 
 def inter_onsets(notes: Notes) -> np.ndarray | None:
     """(49,) histogram of gaps between distinct onsets, in steps, clipped to 48."""
-    on = onsets(notes)
-    return _histogram([min(b - a, MAX_GAP_STEPS) for a, b in zip(on, on[1:])], MAX_GAP_STEPS + 1)
+    return gap_histogram(np.asarray(onsets(notes), dtype=np.int64))
 
 
 def grid_shares(notes: Notes) -> dict[str, float | None]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import typer
 
-from rtgen.commands.choices import MidiApi
+from rtgen.commands.choices import MidiApi, api_option
 from rtgen.errors import RtgenError
 
 
@@ -25,12 +25,7 @@ def calibrate_command(
     out: str | None = typer.Option(
         None, "--out", help="Output port to calibrate (the synth); its thru goes to --in."
     ),
-    api: MidiApi | None = typer.Option(
-        None,
-        "--api",
-        case_sensitive=False,
-        help="MIDI API. Default: the first that works, ALSA before JACK on Linux.",
-    ),
+    api: MidiApi | None = api_option(),
     count: int = typer.Option(
         24, "--count", help="Probes to send (4..128), 150 ms apart, on each loopback."
     ),

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from enum import Enum
 
+import typer
+
 from rtgen.config import CLOCKS
 from rtgen.engine.modes import MODES
 from rtgen.engine.session import DEVICES
@@ -22,6 +24,14 @@ class MidiApi(str, Enum):
     jack = "jack"
     coremidi = "coremidi"
     winmm = "winmm"
+
+
+API_HELP = "MIDI API. Default: the first that works, ALSA before JACK on Linux."
+
+
+def api_option(help: str = API_HELP):
+    """The ``--api`` option of the commands that open ports by name: a MidiApi, any case."""
+    return typer.Option(None, "--api", case_sensitive=False, help=help)
 
 
 def _choices(name: str, values: tuple[str, ...]) -> type[Enum]:

@@ -15,7 +15,7 @@ import time
 
 import typer
 
-from rtgen.commands.choices import MidiApi
+from rtgen.commands.choices import MidiApi, api_option
 from rtgen.engine.ledger import channel_resets
 from rtgen.engine.portproto import OutputPort
 from rtgen.errors import RtgenError
@@ -47,12 +47,7 @@ def panic(
     out: str = typer.Option(
         ..., "--out", help="Output port: any unique part of its name, or a regex."
     ),
-    api: MidiApi | None = typer.Option(
-        None,
-        "--api",
-        case_sensitive=False,
-        help="MIDI API. Default: the first that works, ALSA before JACK on Linux.",
-    ),
+    api: MidiApi | None = api_option(),
     hard: bool = typer.Option(
         False, "--hard", help="Also send CC120 (all sound off: cuts release tails and reverb)."
     ),

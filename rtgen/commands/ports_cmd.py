@@ -6,15 +6,12 @@ import json
 
 import typer
 
-from rtgen.commands.choices import MidiApi
+from rtgen.commands.choices import MidiApi, api_option
 
 
 def ports(
-    api: MidiApi | None = typer.Option(
-        None,
-        "--api",
-        case_sensitive=False,
-        help="MIDI API to ask. Default: the first that works, ALSA before JACK on Linux.",
+    api: MidiApi | None = api_option(
+        "MIDI API to ask. Default: the first that works, ALSA before JACK on Linux."
     ),
     as_json: bool = typer.Option(
         False,

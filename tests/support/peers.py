@@ -1,5 +1,9 @@
 """A keyboard and a synth on JACK: the test peers of every test that uses real ports.
 
+Each peer's JACK client lives in a child process (peerhost.py), so the test process never
+opens a JACK client for them: a client that crashes as it closes (python-rtmidi's JACK
+input, now and then) ends that child, not the test run.
+
 The synth times every message on arrival on ``time.perf_counter()`` (CLOCK_MONOTONIC, the
 same clock in every process on Linux; see :class:`Synth`), so a test can time what rtgen
 did against what the test did.
@@ -7,12 +11,14 @@ did against what the test did.
 
 from __future__ import annotations
 
+import queue
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-
-import rtmidi
+from pathlib import Path
 
 # The test peers' client names, and their ports' full names (as rtgen and jack_connect say).
 KBD, SYNTH = "rtgenTestKbd", "rtgenTestSynth"
@@ -41,27 +47,84 @@ def open_notes(got: list[tuple[float, list[int]]], until: float) -> set[tuple[in
     return set(open_keys(got, until=until))
 
 
+class _Host:
+    """A peer's JACK client in a child process (peerhost.py) and the line protocol to it.
+    ``on_message(polled_s, t_s, message)`` is called for each message a synth gets, on
+    this object's reader thread."""
+
+    SCRIPT = Path(__file__).with_name("peerhost.py")
+    REPLY_S = 10.0  # a child that does not answer in this long is a failed peer
+
+    def __init__(self, role: str, name: str, on_message=None) -> None:
+        self._on_message = on_message
+        self._replies: queue.Queue[str] = queue.Queue()
+        self._ready = threading.Event()
+        self.proc = subprocess.Popen(
+            [sys.executable, str(self.SCRIPT), role, name],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        if not self._ready.wait(self.REPLY_S):
+            self.close()
+            raise RuntimeError(f"test peer {name} did not open its JACK port")
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            if line.startswith("m "):
+                _, polled, t, *message = line.split()
+                self._on_message(float(polled), float(t), [int(b) for b in message])
+            elif line.startswith("r"):
+                self._ready.set()
+            else:
+                self._replies.put(line.rstrip("\n"))
+
+    def request(self, line: str) -> str:
+        """Send one request line; its reply line (RuntimeError if the child is gone)."""
+        try:
+            self.proc.stdin.write(line + "\n")
+            self.proc.stdin.flush()
+            return self._replies.get(timeout=self.REPLY_S)
+        except (OSError, queue.Empty) as e:
+            raise RuntimeError(f"test peer exited ({self.proc.poll()}): {e!r}") from None
+
+    def close(self) -> None:
+        """Close the port and end the child (killed if it does not end in time). A child
+        that crashed on the way out (the JACK race in the module docstring) is ignored."""
+        try:
+            self.proc.stdin.write("q\n")
+            self.proc.stdin.flush()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=self.REPLY_S)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self._reader.join(timeout=1)
+
+
 class Synth:
     """A JACK MIDI input that keeps every message it gets with its arrival time, across
     restarts (a synth that quits and comes back is one synth to count notes on).
 
-    rtmidi's own queue takes the messages on JACK's thread and a Python thread polls it: a
-    Python callback there would wait for the GIL, and a JACK client that runs late reads a
-    later period's buffer, so some messages repeat and others are lost (seen in 10-minute
-    soaks). Arrival times are rtmidi's JACK times (jack_get_time, CLOCK_MONOTONIC) placed on
+    The JACK client lives in a child process (peerhost.py): rtmidi's queue takes the
+    messages on JACK's thread and the child polls it every 0.5 ms (a Python callback on
+    JACK's thread would wait for the GIL, and a JACK client that runs late reads a later
+    period's buffer: messages repeat or are lost, seen in 10-minute soaks). Arrival times
+    are rtmidi's JACK times (jack_get_time, CLOCK_MONOTONIC) placed on
     ``time.perf_counter()`` by the tightest offset any poll saw, so a test can time what
     rtgen did against what the test did (a signal, a cable pulled)."""
-
-    POLL_S = 0.0005
 
     def __init__(self, name: str = SYNTH) -> None:
         self.name = name
         self._raw: list[tuple[int, float, float, list[int]]] = []  # life, polled, t, message
         self._lock = threading.Lock()
         self._life = 0
-        self._halt = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.rt: rtmidi.MidiIn | None = None
+        self._host: _Host | None = None
         self._taken = 0  # how far collect() has read
         self.start()
 
@@ -71,39 +134,19 @@ class Synth:
         return f"{self.name}:in"
 
     def start(self) -> None:
-        self.rt = rtmidi.MidiIn(
-            rtapi=rtmidi.API_UNIX_JACK, name=self.name, queue_size_limit=1 << 16
-        )
-        # Nothing ignored by rtmidi: an ignored message takes its time delta with it, and
-        # every later arrival would be placed early. SysEx and active sensing are dropped
-        # in _poll instead, after their deltas are counted.
-        self.rt.ignore_types(sysex=False, timing=False, active_sense=False)
-        self.rt.open_virtual_port("in")
         self._life += 1
-        self._halt.clear()
-        self._thread = threading.Thread(target=self._poll, args=(self.rt, self._life), daemon=True)
-        self._thread.start()
+        life = self._life
 
-    def _poll(self, rt: rtmidi.MidiIn, life: int) -> None:
-        t = None  # seconds since this life's first message, from rtmidi's deltas
-        while not self._halt.is_set():
-            event = rt.get_message()
-            if event is None:
-                time.sleep(self.POLL_S)
-                continue
-            t = 0.0 if t is None else t + event[1]
-            if event[0][0] in (0xF0, 0xFE):
-                continue
+        def arrived(polled: float, t: float, message: list[int]) -> None:
             with self._lock:
-                self._raw.append((life, time.perf_counter(), t, event[0]))
+                self._raw.append((life, polled, t, message))
+
+        self._host = _Host("synth", self.name, arrived)
 
     def delete(self) -> None:
-        if self.rt is not None:
-            self._halt.set()
-            self._thread.join(timeout=5)
-            self.rt.close_port()
-            self.rt.delete()
-            self.rt = None
+        if self._host is not None:
+            self._host.close()
+            self._host = None
 
     @property
     def got(self) -> list[tuple[float, list[int]]]:
@@ -149,7 +192,7 @@ class Synth:
 
     def ports(self) -> list[str]:
         """Output ports of every client, listed through this one."""
-        return self.rt.get_ports() if self.rt is not None else []
+        return _ports(self._host)
 
     def note_ons(self, since: float = 0.0, until: float = float("inf")) -> list[tuple[float, int]]:
         return [
@@ -203,12 +246,18 @@ class Synth:
         return "\n".join(lines)
 
 
+def _ports(host: _Host | None) -> list[str]:
+    """The ports the other side lists through ``host``'s client (none when it is closed)."""
+    return host.request("p").split("\t")[1:] if host is not None else []
+
+
 class Keyboard:
-    """A JACK MIDI output, the player's keyboard."""
+    """A JACK MIDI output, the player's keyboard (its JACK client in a child process, as
+    the synth's). ``send`` returns once rtmidi has taken every message."""
 
     def __init__(self, name: str = KBD) -> None:
         self.name = name
-        self.rt: rtmidi.MidiOut | None = None
+        self._host: _Host | None = None
         self.start()
 
     @property
@@ -217,35 +266,39 @@ class Keyboard:
         return f"{self.name}:out"
 
     def start(self) -> None:
-        self.rt = rtmidi.MidiOut(rtapi=rtmidi.API_UNIX_JACK, name=self.name)
-        self.rt.open_virtual_port("out")
+        self._host = _Host("kbd", self.name)
 
     def delete(self) -> None:
-        if self.rt is not None:
-            self.rt.close_port()
-            self.rt.delete()
-            self.rt = None
+        if self._host is not None:
+            self._host.close()
+            self._host = None
 
     def ports(self) -> list[str]:
         """Input ports of every client, listed through this one."""
-        return self.rt.get_ports() if self.rt is not None else []
+        return _ports(self._host)
+
+    def send_many(self, messages) -> int:
+        """Send ``messages`` in order; how many rtmidi refused (a malformed one)."""
+        if not messages:
+            return 0
+        line = ";".join(" ".join(str(int(b)) for b in m) for m in messages)
+        return int(self._host.request(f"s {line}").split()[1])
 
     def send(self, *messages: list[int] | tuple[int, ...]) -> None:
-        for message in messages:
-            self.rt.send_message(message)
+        refused = self.send_many(messages)
+        if refused:
+            raise ValueError(f"rtmidi refused {refused} of {len(messages)} messages")
 
     def play(self, pitches: list[int], beat_s: float, gate: float = 0.9, ch: int = 0) -> float:
         """One note a beat; returns the time of the last note-off."""
         t_off = 0.0
         for p in pitches:
-            self.rt.send_message([0x90 | ch, p, 96])
+            self.send([0x90 | ch, p, 96])
             time.sleep(beat_s * gate)
-            self.rt.send_message([0x80 | ch, p, 0])
+            self.send([0x80 | ch, p, 0])
             t_off = time.perf_counter()
             time.sleep(beat_s * (1 - gate))
         return t_off
 
     def all_notes_off(self) -> None:
-        for ch in range(16):
-            self.rt.send_message([0xB0 | ch, 123, 0])
-            self.rt.send_message([0xB0 | ch, 64, 0])
+        self.send(*([0xB0 | ch, c, 0] for ch in range(16) for c in (123, 64)))

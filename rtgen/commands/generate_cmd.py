@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from rtgen.assets import ASSETS
+from rtgen.commands.choices import API_HELP, MidiApi, api_option
 from rtgen.commands.skips import read_one
 from rtgen.config import MAX_BEATS, PlaySettings
 from rtgen.engine.modes import MODES
@@ -72,7 +73,7 @@ def register(app: typer.Typer) -> None:
         port: str = typer.Option(
             None, "--out", help="Also play the result to this MIDI output (name or regex)."
         ),
-        api: str = typer.Option(None, "--api", help="MIDI API for --out."),
+        api: MidiApi | None = api_option(f"{API_HELP} For --out."),
         seed: int = typer.Option(None, "--seed", min=0, help="Random seed (default: random)."),
         model: Path = typer.Option(None, "--model", "-m", help="ONNX model (default: as play)."),
     ) -> None:
@@ -111,4 +112,4 @@ def register(app: typer.Typer) -> None:
         if port:
             from rtgen.playback import play_notes
 
-            play_notes(res.player + res.model, port, api, settings.bpm)
+            play_notes(res.player + res.model, port, api.value if api else None, settings.bpm)

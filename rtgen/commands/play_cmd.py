@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from rtgen.commands.choices import ClockSource, Device, MidiApi, ModeName
+from rtgen.commands.choices import ClockSource, Device, MidiApi, ModeName, api_option
 from rtgen.config import PlaySettings, load_preset, merge
 from rtgen.engine.harmony import parse_chords
 from rtgen.errors import RtgenError
@@ -213,9 +213,7 @@ def register(app: typer.Typer) -> None:
         out: str = typer.Option(
             None, "--out", help="Output port (substring or regex), e.g. 'Synth'."
         ),
-        api: MidiApi = typer.Option(
-            None, "--api", help="MIDI API (default: the first that works)."
-        ),
+        api: MidiApi = api_option(),
         virtual: bool = typer.Option(
             False,
             "--virtual",

@@ -27,8 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
+from rtgen.engine.manner import MAX_GAP  # gaps are clipped as the manner clips them (4 beats)
+
 MAX_INTERVAL = 12  # intervals are clipped to +-12 semitones: 25 symbols
-MAX_GAP = 48  # gaps are clipped to 48 grid steps (4 beats)
 LONGER = 4.0  # a context one symbol longer weighs this much more in a prediction
 FORMAT = "rtgen-memory-1"
 

@@ -82,9 +82,12 @@ def wait_ready(name: str, proc: subprocess.Popen, env: dict[str, str]) -> bool:
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             return False
-        check = subprocess.run(
-            ["jack_wait", "-s", name, "-c"], env=env, capture_output=True, text=True, timeout=5
-        )
+        try:
+            check = subprocess.run(
+                ["jack_wait", "-s", name, "-c"], env=env, capture_output=True, text=True, timeout=2
+            )
+        except subprocess.TimeoutExpired:  # a probe caught by the server's start hangs
+            continue  # (once in 26 runs of the restart test, async server): killed, again
         if "running" in check.stdout and "not running" not in check.stdout:
             return True
         time.sleep(0.05)

@@ -6,7 +6,6 @@ import dataclasses
 import logging
 import random
 import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -175,20 +174,20 @@ def _say(text: str) -> None:
     print(f"rtgen: {text}", file=sys.stderr, flush=True)
 
 
-def _when_there(open_port, name: str | None, wait: bool, poll_s: float = 0.2):
-    """``open_port()``; after a restart, tried again until the port is back (the peer
-    comes back after the server), saying once what it waits for."""
-    said = False
-    while True:
-        try:
-            return open_port()
-        except RtgenError as exc:
-            if not wait or not exc.format_message().startswith("no MIDI"):
-                raise
-            if not said:
-                _say(f"waiting for '{name}' to come back (Ctrl-C to stop)")
-                said = True
-            time.sleep(poll_s)
+def _waiting_for(name: str | None, wait: bool):
+    """After a restart, a port not back yet is waited for (the peer comes back after the
+    server): the callback that says once what rtgen waits for; None otherwise (no match is
+    an error)."""
+    if not wait:
+        return None
+    said = []
+
+    def say() -> None:
+        if not said:
+            _say(f"waiting for '{name}' to come back (Ctrl-C to stop)")
+            said.append(True)
+
+    return say
 
 
 def _bpm_number(text: str | None) -> float | None:
@@ -500,27 +499,23 @@ def _start(
         wait_for_server(_say)
     # Virtual ports live in two MIDI clients (rtmidi makes one per direction): named apart,
     # or JACK would rename the second "rtgen-01" and the printed name would not exist.
-    out_port = _when_there(
-        lambda: ports.open_output(out, api_name, virtual=virtual, client_name=VIRTUAL_OUT),
-        out,
-        again,
+    out_port = ports.open_output(
+        out, api_name, virtual=virtual, client_name=VIRTUAL_OUT, waiting=_waiting_for(out, again)
     )
     in_port = chords_port = None
     try:
-        in_port = _when_there(
-            lambda: ports.open_input(inp, api_name, virtual=virtual, client_name=VIRTUAL_IN),
-            inp,
-            again,
+        in_port = ports.open_input(
+            inp, api_name, virtual=virtual, client_name=VIRTUAL_IN, waiting=_waiting_for(inp, again)
         )
         if calibrated and not virtual:  # no --latency-ms given: what rtgen calibrate stored
             settings = _with_stored_latency(settings, out_port.name)
         if parse_chords(settings.chords)[0] == "port":  # a second keyboard, a chord track
-            chords_port = _when_there(
-                lambda: ports.open_input(
-                    settings.chords, api_name, client_name=CHORDS_IN, virtual_name="rtgen chords"
-                ),
+            chords_port = ports.open_input(
                 settings.chords,
-                again,
+                api_name,
+                client_name=CHORDS_IN,
+                virtual_name="rtgen chords",
+                waiting=_waiting_for(settings.chords, again),
             )
         status = _status_printer(quiet)
         jam = LiveJam(

@@ -16,7 +16,7 @@ import contextlib
 import os
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import rtmidi
@@ -143,16 +143,18 @@ def open_output(
     virtual: bool = False,
     client_name: str = "rtgen",
     virtual_name: str = "rtgen out",
+    waiting: Callable[[], None] | None = None,
 ) -> MidiOutput:
     """Connect to the one output port ``pattern`` names, or (``virtual``) create one.
 
     A virtual port (``client_name:virtual_name``) is one a DAW or synth connects to; the
-    pattern is then ignored. No match, or several, is an RtgenError listing the outputs.
+    pattern is then ignored. No match, or several, is an RtgenError listing the outputs;
+    with ``waiting``, no match is waited out (``waiting()`` at each look that finds none).
     See :class:`rtgen.io.ports_rtmidi.MidiOutput` for sending, hot-plug and closing.
     """
     from rtgen.io.ports_rtmidi import MidiOutput
 
-    return MidiOutput(pattern, api, virtual, client_name, virtual_name)
+    return MidiOutput(pattern, api, virtual, client_name, virtual_name, waiting=waiting)
 
 
 def open_input(
@@ -162,16 +164,18 @@ def open_input(
     client_name: str = "rtgen",
     virtual_name: str = "rtgen in",
     queue_size: int = 4096,
+    waiting: Callable[[], None] | None = None,
 ) -> MidiInput:
     """Listen to the one input port ``pattern`` names, or (``virtual``) create one.
 
     Messages (MIDI clock included; SysEx and active sensing ignored) are queued with their
     ``time.perf_counter_ns()`` arrival time; at most ``queue_size`` are kept, the oldest are
-    dropped first. See :class:`rtgen.io.ports_rtmidi.MidiInput` for ``poll``/``get``.
+    dropped first. ``waiting``: as open_output's. See :class:`rtgen.io.ports_rtmidi.MidiInput`
+    for ``poll``/``get``.
     """
     from rtgen.io.ports_rtmidi import MidiInput
 
-    return MidiInput(pattern, api, virtual, client_name, virtual_name, queue_size)
+    return MidiInput(pattern, api, virtual, client_name, virtual_name, queue_size, waiting=waiting)
 
 
 def _quoted(names: list[str]) -> str:

@@ -49,6 +49,7 @@ import os
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import TypeVar
 
 import rtmidi
@@ -85,6 +86,7 @@ _OWN_OUTPUTS: set[str] = set()
 _LOOKED_UP = ("jack", "alsa")
 _TAGS = itertools.count()
 _OPEN_ATTEMPTS = 3  # the port list may change between listing and opening (hot-plug)
+WAIT_POLL_S = 0.2  # how often a port that is waited for (``waiting``) is looked for
 
 Stamped = tuple[Message, int]  # (raw MIDI bytes, time.perf_counter_ns() on arrival)
 _Port = TypeVar("_Port", bound="_RtmidiPort")
@@ -103,7 +105,13 @@ class _RtmidiPort:
     _lister: type[rtmidi.MidiIn | rtmidi.MidiOut]  # a client whose listing holds our port
 
     def __init__(
-        self, pattern: str | None, api: str | None, virtual: bool, client_name: str, label: str
+        self,
+        pattern: str | None,
+        api: str | None,
+        virtual: bool,
+        client_name: str,
+        label: str,
+        waiting: Callable[[], None] | None = None,
     ) -> None:
         self.pattern = pattern
         self.virtual = virtual
@@ -122,7 +130,7 @@ class _RtmidiPort:
             if virtual:
                 self._rt.open_virtual_port(tag)
             else:
-                self.name = self._open_matching(tag)
+                self.name = self._open_when_there(tag, waiting)
             if tag != label:
                 self.own_name = self._settle_name(tag)
             if virtual:
@@ -169,6 +177,21 @@ class _RtmidiPort:
             except rtmidi.RtMidiError as exc:
                 failures.append((name, _reason(exc)))
         raise no_usable_api(api, candidates, failures)
+
+    def _open_when_there(self, label: str, waiting: Callable[[], None] | None) -> str:
+        """``_open_matching``; with ``waiting``, a port not there yet is waited for on this
+        one client, ``waiting()`` called at each look that finds none (Ctrl-C ends the
+        wait). A client opened and closed for each look, while the awaited peer's client
+        activates, can leave that client never scheduled (JACK 1.9.21/1.9.22): rtgen after
+        a server restart lost its keyboard that way (docs/reliability.md)."""
+        while True:
+            try:
+                return self._open_matching(label)
+            except RtgenError as exc:
+                if waiting is None or not exc.format_message().startswith("no MIDI"):
+                    raise
+            waiting()
+            time.sleep(WAIT_POLL_S)
 
     def _open_matching(self, label: str) -> str:
         """Open the one port the pattern names, ours named ``label``; the peer's name.
@@ -344,9 +367,10 @@ class MidiOutput(_RtmidiPort):
         client_name: str = "rtgen",
         virtual_name: str = "rtgen out",
         flush_s: float = FLUSH_S,
+        waiting: Callable[[], None] | None = None,
     ) -> None:
         self.flush_s = flush_s
-        super().__init__(pattern, api, virtual, client_name, virtual_name)
+        super().__init__(pattern, api, virtual, client_name, virtual_name, waiting)
 
     def _make(self, rtapi: int) -> rtmidi.MidiOut:
         return rtmidi.MidiOut(rtapi=rtapi, name=self.client_name)
@@ -395,6 +419,7 @@ class MidiInput(_RtmidiPort):
         virtual_name: str = "rtgen in",
         queue_size: int = 4096,
         poll_s: float = POLL_S,
+        waiting: Callable[[], None] | None = None,
     ) -> None:
         if queue_size < 1:
             raise ValueError(f"queue_size must be >= 1, not {queue_size}")
@@ -407,7 +432,7 @@ class MidiInput(_RtmidiPort):
         self._stopping = False
         self._stamper = ArrivalStamper(round(STAMP_WINDOW_S * 1e9), round(STAMP_SLACK_S * 1e9))
         self._empty_ns = time.perf_counter_ns()  # nothing arrived before the port opened
-        super().__init__(pattern, api, virtual, client_name, virtual_name)
+        super().__init__(pattern, api, virtual, client_name, virtual_name, waiting)
         self._reader = threading.Thread(target=self._read_loop, name="rtgen-midi-in", daemon=True)
         self._reader.start()
 

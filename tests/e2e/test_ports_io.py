@@ -22,7 +22,7 @@ from rtgen.bench.stalls import MachineStalls
 from rtgen.engine.portproto import OutputPort, PortVanishedError
 from rtgen.errors import RtgenError
 from rtgen.io.ports import open_input, open_output
-from rtgen.io.ports_rtmidi import MidiInput
+from rtgen.io.ports_rtmidi import MidiInput, MidiOutput
 from tests.support.jack import jack_ports
 from tests.support.peers import KBD_PORT, SYNTH_PORT, Keyboard, Synth
 from tests.support.play import run_rtgen
@@ -395,3 +395,45 @@ def test_an_input_matches_another_rtgen_output_but_not_its_own(synth: Synth) -> 
     finally:
         if other is not None:
             _delete(other)
+
+
+def test_a_port_waited_for_is_looked_for_on_one_client(jack_server: str, monkeypatch) -> None:
+    """With ``waiting`` (rtgen play after a server restart), an input or output not there
+    yet is waited for: ``waiting`` is called at each look, the port opens once the peer
+    comes, and every look is made through the one client (a client opened and closed per
+    look can leave the peer's client never scheduled; rtgen/io/ports_rtmidi.py)."""
+    made = []
+    for cls in (MidiInput, MidiOutput):
+
+        def counted(self, rtapi, make=cls._make):
+            made.append(1)
+            return make(self, rtapi)
+
+        monkeypatch.setattr(cls, "_make", counted)
+    late: list = []
+    for opener, peer, name in (
+        (open_input, Keyboard, "rtgenLateKbd"),
+        (open_output, Synth, "rtgenLateSynth"),
+    ):
+        made.clear()
+        looks = []
+        timer = threading.Timer(0.7, lambda peer=peer, name=name: late.append(peer(name)))
+        timer.start()
+        try:
+            with opener(name, "jack", waiting=lambda looks=looks: looks.append(1)) as port:
+                timer.join()
+                assert port.name == late[-1].port
+                assert len(looks) >= 2 and len(made) == 1, (name, looks, made)
+                if opener is open_input:
+                    late[-1].send([0x90, 61, 100])
+                    assert _wait_for(lambda: any(m[:2] == (0x90, 61) for m, _ in port.poll()))
+                else:
+                    port.send((0x90, 62, 100))
+                    assert late[-1].collect(1) == [(0x90, 62, 100)]
+        finally:
+            timer.join()
+            for p in late:
+                p.delete()
+            late.clear()
+    with pytest.raises(RtgenError, match="^no MIDI input matches"):  # without: an error
+        open_input("rtgenNoSuchKbd", "jack")

@@ -104,12 +104,15 @@ def _sounding(got: list[tuple[float, list[int]]]) -> int:
 
 
 RESTARTS = 3  # the acceptance: killed and restarted three times, answered after each
+LATE_PEERS, LATE_S = 2, 2.5  # after this restart the peers come back this long after the server
 
 
 def test_rtgen_plays_on_after_the_jack_server_comes_back(tmp_path: Path) -> None:
     """Three times: the server SIGTERMed mid-jam, back 2.7 s later with new peers; rtgen
     notices within a second, its ports are back within 2 s of the peers', a call is
-    answered; then Ctrl-C, 0 sounding, the last exit line counting 3 restarts."""
+    answered; then Ctrl-C, 0 sounding, the last exit line counting 3 restarts. After the
+    second restart the peers come back 2.5 s after the server, so rtgen waits for them
+    (it says so) and they, coming up while it waits, are heard and play."""
     name = f"rtgenrestart-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     sync = jack_mode() == "sync"
     server, env, log = spawn_dummy(name, sync=sync)
@@ -139,6 +142,8 @@ def test_rtgen_plays_on_after_the_jack_server_comes_back(tmp_path: Path) -> None
             server, env2, log = spawn_dummy(name, sync=sync)
             assert wait_ready(name, server, env2), log.read_text(errors="replace")
             t_back = time.perf_counter()
+            if k == LATE_PEERS:  # the synth and keyboard come back after rtgen: it waits
+                time.sleep(LATE_S)
             life = tmp_path / f"life{k}"
             life.mkdir()
             peers = Peers(life, env)
@@ -152,6 +157,8 @@ def test_rtgen_plays_on_after_the_jack_server_comes_back(tmp_path: Path) -> None
                 f"({t_ours - t_peers:.2f} s after the peers)"
             )
             assert t_ours - max(t_back, t_peers) < 2.0
+            if k == LATE_PEERS:
+                assert f"waiting for '{SYNTH}' to come back" in rt.stderr(), rt.stderr()
             assert rt.alive() and rt.pid == pid
             time.sleep(0.5)  # wired: rtgen's ports appear as it connects to the peers'
             t_call = time.perf_counter()

@@ -4,9 +4,10 @@ Five times a second (``PORT_CHECK_NS``) the live loop calls :meth:`PortWatch.che
 output that disappeared is reported and its notes become owed (the engine cuts and panics;
 the :class:`rtgen.io.guarded.GuardedOutput` keeps their note-offs, with CC64=0 and CC123,
 for when it is back, and sends them first then). An input that disappeared has its held
-keys released, so a call cannot hang on a key-up that will never come. A flood (more input
-than hands can play, or messages dropped) may have lost key-ups: once it is calm, the keys
-still held are released.
+keys released, so a call cannot hang on a key-up that will never come; the chord port
+(``--chords PORT``) likewise, so keys it held cannot join the next chord it spells. Both
+are reopened once back. A flood (more input than hands can play, or messages dropped) may
+have lost key-ups: once it is calm, the keys still held are released.
 """
 
 from __future__ import annotations
@@ -23,8 +24,33 @@ PORT_CHECK_NS = 200_000_000  # a peer that leaves and returns faster than this g
 FLOOD_MSGS = 300  # messages in one port check (1,500/s): no hands play that much
 
 
+class _InputWatch:
+    """One input: when it vanishes, counted, said, its keys released; reopened once back."""
+
+    def __init__(self, port: InputPort, what: str, stats: JamStats, release) -> None:
+        self.port, self.what, self.stats, self._release = port, what, stats, release
+        self.away = False
+
+    def check(self, now: int) -> None:
+        present = self.port.is_present()
+        if not present and not self.away:
+            self.away = True
+            self.stats.port_losses += 1
+            log.warning("%s disappeared; held keys released, will reconnect", self.what)
+            self._release(now)
+        elif present and self.away:
+            try:
+                self.port.reconnect()
+            except PortVanishedError:
+                return
+            self.away = False
+            self.stats.reconnects += 1
+            log.warning("%s is back", self.what)
+
+
 class PortWatch:
-    """Watches both ports; ``output_lost(now)`` and ``release_keys(now)`` are the loop's."""
+    """Watches the ports; ``output_lost(now)``, ``release_keys(now)`` and
+    ``release_chord_keys(now)`` are the loop's."""
 
     def __init__(
         self,
@@ -34,11 +60,16 @@ class PortWatch:
         output_lost: Callable[[int], None],
         release_keys: Callable[[int], None],
         now_ns: int,
+        chords: InputPort | None = None,
+        release_chord_keys: Callable[[int], None] | None = None,
     ) -> None:
         self.out, self.inp, self.stats = out, inp, stats
         self._output_lost, self._release_keys = output_lost, release_keys
         self._out_seen_ns = now_ns  # the output's last check found it present
-        self._out_away = self._in_away = False
+        self._out_away = False
+        self._inputs = [_InputWatch(inp, "input port", stats, release_keys)]
+        if chords is not None and release_chord_keys is not None:
+            self._inputs.append(_InputWatch(chords, "chord port", stats, release_chord_keys))
         self._drops_seen = self._seen = 0
         self._flooded = False
 
@@ -46,7 +77,8 @@ class PortWatch:
         """A port that vanished is reported, released, reopened; a flood is watched."""
         self._check_output(now)
         self._watch_flood(now)
-        self._check_input(now)
+        for watch in self._inputs:
+            watch.check(now)
 
     def _check_output(self, now: int) -> None:
         out, present = self.out, self.out.port.is_present()
@@ -67,22 +99,6 @@ class PortWatch:
             self._out_away = False
             self.stats.reconnects += 1
             log.warning("output port %s is back (%d owed messages sent)", out.name, owed)
-
-    def _check_input(self, now: int) -> None:
-        present = self.inp.is_present()
-        if not present and not self._in_away:
-            self._in_away = True
-            self.stats.port_losses += 1
-            log.warning("input port disappeared; held keys released, will reconnect")
-            self._release_keys(now)
-        elif present and self._in_away:
-            try:
-                self.inp.reconnect()
-            except PortVanishedError:
-                return
-            self._in_away = False
-            self.stats.reconnects += 1
-            log.warning("input port is back")
 
     def _watch_flood(self, now: int) -> None:
         """More input than hands can play, or any dropped: key-ups may have been lost (the

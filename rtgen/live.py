@@ -58,6 +58,7 @@ from rtgen.midi import (
     PROGRAM_CHANGE,
     channel_of,
     kind_of,
+    note_off,
 )
 from rtgen.replay import LoggedCalls, RecordingClock, SessionLog
 from rtgen.tokens import GRID_STEPS_PER_BEAT
@@ -174,7 +175,14 @@ class LiveJam:
         self.gate = InputGate(self.sent, self.stats, settings, lambda: self.timeline.bpm)
         self.beats = BeatSender(self.timeline, self.scheduler, self.clock.now_ns, settings)
         self.ports = PortWatch(
-            self.out, inp, self.stats, self._output_lost, self._release_held, self.clock.now_ns()
+            self.out,
+            inp,
+            self.stats,
+            self._output_lost,
+            self._release_held,
+            self.clock.now_ns(),
+            chords=chords_in,
+            release_chord_keys=self._release_chord_keys,
         )
         self._stopping = False
         self.restart = False  # the server went away: start again once it is back
@@ -351,6 +359,12 @@ class LiveJam:
         """Key-ups for the keys a lost keyboard was holding (and the pedal), as if played."""
         for msg in self.gate.key_ups(*self.engine.held_keys()):
             self._handle(msg, now, True)
+
+    def _release_chord_keys(self, now: int) -> None:
+        """Key-ups for the keys a lost chord port was holding, as if played there (the chord
+        they spelled is kept: a released chord is)."""
+        for ch, pitch in self.engine.chord_keys():
+            self._handle(note_off(ch, pitch), now, True, chords=True)
 
     # --- shutdown --------------------------------------------------------------------------
     def shutdown(self) -> None:

@@ -10,14 +10,16 @@ keyboard's held key was released and when the returning keyboard is heard again.
 
 from __future__ import annotations
 
+import json
 import time
 
-from tests.support.peers import open_notes
+from tests.support.peers import Keyboard, open_notes
 from tests.support.play import Rig, pick, wait_for
 
 BPM = 120.0
 BEAT_S = 60.0 / BPM
 CALL = [60, 62, 64, 65, 67, 65, 64, 62]  # two bars: a two-bar answer
+CHORDS = "rtgenTestChords"  # a second keyboard: --chords PORT
 
 
 def _first_model_on(rig: Rig, since: float) -> float | None:
@@ -104,3 +106,31 @@ def test_ports_unplugged_and_replugged_mid_answer(rig: Rig) -> None:
     assert code == 0 and "Traceback" not in err, err
     assert first is not None and BEAT_S - 0.01 <= first - t_off <= 5 * BEAT_S + 0.02, err
     assert rig.synth.sounding() == 0, rig.synth.stuck_report()
+
+
+def test_the_chord_port_unplugged_and_replugged(rig: Rig) -> None:
+    """--chords PORT: the chord keyboard goes away holding F major and comes back. rtgen
+    counts the loss, lets the held keys go (logged as harmony key-ups, so they cannot join
+    the next chord), reopens the port, and hears the returning keyboard's chord."""
+    chords = Keyboard(CHORDS)
+    log = rig.tmp / "session.jsonl"
+    try:
+        proc = rig.start("--seed", "3", "--chords", CHORDS, "--log", str(log))
+        chords.send(*([0x90, p, 70] for p in (65, 69, 72)))  # F A C held
+        time.sleep(0.3)
+        chords.delete()
+        time.sleep(0.6)  # three port checks
+        chords.start()
+        time.sleep(0.8)  # found and reopened within a few checks
+        chords.send(*([0x90, p, 70] for p in (67, 71, 74)))  # G B D
+        time.sleep(0.3)
+        code, _ = proc.stop()
+    finally:
+        chords.delete()
+    st, err = proc.stats(), proc.stderr()
+    assert code == 0 and "Traceback" not in err, err
+    assert st["port_losses"] >= 1 and st["reconnects"] >= 1, st
+    harmony = [r["m"] for r in map(json.loads, log.read_text().splitlines()) if r.get("h")]
+    ups = [m[1] for m in harmony if m[0] & 0xF0 == 0x80 or (m[0] & 0xF0 == 0x90 and m[2] == 0)]
+    assert sorted(ups) == [65, 69, 72], harmony  # released once, while the port was gone
+    assert [m[1] for m in harmony if m[0] & 0xF0 == 0x90 and m[2]][-3:] == [67, 71, 74], harmony

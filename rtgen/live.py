@@ -58,7 +58,6 @@ from rtgen.midi import (
     PROGRAM_CHANGE,
     channel_of,
     kind_of,
-    note_off,
 )
 from rtgen.replay import LoggedCalls, RecordingClock, SessionLog
 from rtgen.tokens import GRID_STEPS_PER_BEAT
@@ -361,10 +360,9 @@ class LiveJam:
             self._handle(msg, now, True)
 
     def _release_chord_keys(self, now: int) -> None:
-        """Key-ups for the keys a lost chord port was holding, as if played there (the chord
-        they spelled is kept: a released chord is)."""
-        for ch, pitch in self.engine.chord_keys():
-            self._handle(note_off(ch, pitch), now, True, chords=True)
+        """The keys a lost chord port was holding are let go (the chord they spelled is
+        kept: a released chord is); logged, so replay agrees."""
+        self._call({"k": "chordsgone"}, now)
 
     # --- shutdown --------------------------------------------------------------------------
     def shutdown(self) -> None:

@@ -17,7 +17,7 @@ One JSON object a line. Times are nanoseconds relative to ``origin_ns`` (the tim
     {"k": "x", "t": 1500, "m": [248], "why": "system"}  (seen, not given to the engine)
     {"k": "tick", "w": 2000, "r": [...]}                     (also: clk, halt, cut, panic,
     {"k": "stop", "w": 9000, "s": 8990}                       skip, endcall, memreset,
-                                                              temp, mode)
+                                                              chordsgone, temp, mode)
 
 ``t``: arrival time of a message; ``b``: its beat; ``w``: when the call was made; ``r``: the
 clock values the engine read during it; ``s`` (stop): every deadline up to it had been
@@ -72,6 +72,8 @@ def apply(engine, scheduler, rec: dict, origin_ns: int) -> Any:
         engine.tap(origin_ns + rec["t"])
     elif kind == "memreset":
         engine.reset_memory()
+    elif kind == "chordsgone":
+        engine.chord_port_lost()
     elif kind == "temp":
         engine.set_temperature(rec["v"])
     elif kind == "mode":

@@ -16,6 +16,7 @@ from rtgen.config import PlaySettings, load_preset, merge
 from rtgen.engine.harmony import parse_chords
 from rtgen.errors import RtgenError
 from rtgen.io.jackrestart import restart_self, restarts, segment_path, wait_for_server
+from rtgen.io.jackwatch import EXIT_SERVER_LOST, JackWatch
 from rtgen.midi import pitch_name
 from rtgen.paths import check_writable
 from rtgen.statusline import Field, StatusLine, fit
@@ -174,15 +175,22 @@ def _say(text: str) -> None:
     print(f"rtgen: {text}", file=sys.stderr, flush=True)
 
 
-def _waiting_for(name: str | None, wait: bool):
-    """After a restart, a port not back yet is waited for (the peer comes back after the
-    server): the callback that says once what rtgen waits for; None otherwise (no match is
-    an error)."""
-    if not wait:
+class _ServerLostWhileWaiting(Exception):
+    """The JACK server went away again while rtgen waited for its ports after a restart."""
+
+
+def _waiting_for(name: str | None, watch):
+    """After a restart (``watch``: a JackWatch, or True where none could open), a port not
+    back yet is waited for (the peer comes back after the server): the callback says once
+    what rtgen waits for, and ends the wait if the server goes away again (the waiting
+    client's listing is empty for good then). None otherwise: no match is an error."""
+    if not watch:
         return None
     said = []
 
     def say() -> None:
+        if getattr(watch, "lost", False):
+            raise _ServerLostWhileWaiting
         if not said:
             _say(f"waiting for '{name}' to come back (Ctrl-C to stop)")
             said.append(True)
@@ -455,6 +463,12 @@ def register(app: typer.Typer) -> None:
         except KeyboardInterrupt:  # Ctrl-C while the model loads: nothing sounds yet
             print("rtgen: stopped before the jam began", file=sys.stderr)
             raise typer.Exit(0) from None
+        except _ServerLostWhileWaiting:  # gone again before the ports were back
+            if settings.exit_on_server_loss:
+                print("rtgen: the JACK server went away again: rtgen stops", file=sys.stderr)
+                raise typer.Exit(EXIT_SERVER_LOST) from None
+            print("rtgen: the JACK server went away again: rtgen waits for it", file=sys.stderr)
+            restart_self()
         code = jam.run(seconds)
         if not quiet:  # the status line, if any, ended when the jam stopped
             print(f"rtgen: stopped ({jam.stop_reason})", file=sys.stderr)
@@ -494,18 +508,23 @@ def _start(
     memory = load_memory(settings.memory_file)  # a bad file: one line, before any port
     session = open_play_session(model, settings.device)
     api_name = api.value if api else None
-    again = restarts() > 0  # the JACK server went away: wait for it, then for the ports
-    if again:
+    watch = None  # after a restart: the server's end, seen while rtgen waits for its ports
+    if restarts() > 0:  # the JACK server went away: wait for it, then for the ports
         wait_for_server(_say)
-    # Virtual ports live in two MIDI clients (rtmidi makes one per direction): named apart,
-    # or JACK would rename the second "rtgen-01" and the printed name would not exist.
-    out_port = ports.open_output(
-        out, api_name, virtual=virtual, client_name=VIRTUAL_OUT, waiting=_waiting_for(out, again)
-    )
-    in_port = chords_port = None
+        watch = JackWatch.open("rtgen-wait") or True
+    in_port = out_port = chords_port = None
     try:
+        # Virtual ports live in two MIDI clients (rtmidi makes one per direction): named
+        # apart, or JACK would rename the second "rtgen-01" and the printed name would not exist.
+        out_port = ports.open_output(
+            out,
+            api_name,
+            virtual=virtual,
+            client_name=VIRTUAL_OUT,
+            waiting=_waiting_for(out, watch),
+        )
         in_port = ports.open_input(
-            inp, api_name, virtual=virtual, client_name=VIRTUAL_IN, waiting=_waiting_for(inp, again)
+            inp, api_name, virtual=virtual, client_name=VIRTUAL_IN, waiting=_waiting_for(inp, watch)
         )
         if calibrated and not virtual:  # no --latency-ms given: what rtgen calibrate stored
             settings = _with_stored_latency(settings, out_port.name)
@@ -515,7 +534,7 @@ def _start(
                 api_name,
                 client_name=CHORDS_IN,
                 virtual_name="rtgen chords",
-                waiting=_waiting_for(settings.chords, again),
+                waiting=_waiting_for(settings.chords, watch),
             )
         status = _status_printer(quiet)
         jam = LiveJam(
@@ -547,6 +566,9 @@ def _start(
             if port is not None:
                 port.close()
         raise
+    finally:
+        if watch not in (None, True):
+            watch.close()  # the jam watches the server with its own
     if not quiet:
         print(
             f"rtgen: {settings.mode} at "

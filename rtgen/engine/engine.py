@@ -5,10 +5,10 @@ object runs live (rtgen play, with threads) and offline on a fake clock (rtgen g
 demo, tests) and plays exactly the same notes for the same input, seed and model.
 
 Everything else a caller may do to a running engine is a named operation below (``halt``,
-``cut``, ``skip_to``, ``end_call``, ``set_mode``, ``set_temperature``, ``clock_message``) and
-what it may read is ``stats()``, ``held_keys()``, ``chord_keys()`` and ``player_notes()``:
-its parts (listener, planner, mode, sampler) are its own, and no module outside
-rtgen/engine writes them (tests/test_layers.py checks).
+``cut``, ``skip_to``, ``end_call``, ``set_mode``, ``set_temperature``, ``clock_message``,
+``chord_port_lost``) and what it may read is ``stats()``, ``held_keys()`` and
+``player_notes()``: its parts (listener, planner, mode, sampler) are its own, and no module
+outside rtgen/engine writes them (tests/test_layers.py checks).
 """
 
 from __future__ import annotations
@@ -366,6 +366,13 @@ class Engine:
     def set_temperature(self, temperature: float) -> None:
         self.sampler.reconfigure(temperature=temperature)
 
+    def chord_port_lost(self) -> None:
+        """The chord port (--chords PORT) went away: the keys it held are let go at once,
+        so none can join the next chord it spells; the chord they spelled is kept (as a
+        released chord is), never read again from a key-up at a time."""
+        if self.held_chord is not None:
+            self.held_chord.let_go()
+
     def reset_memory(self) -> None:
         """Forget the player's phrases (a CC)."""
         self.memory.reset()
@@ -403,10 +410,6 @@ class Engine:
         """(the (channel, pitch) of the keys down, in order; whether the sustain pedal is
         down)."""
         return sorted(self.listener.keys_down), self.listener.pedal
-
-    def chord_keys(self) -> list[tuple[int, int]]:
-        """The (channel, pitch) of the harmony keys down, in order (none without harmony)."""
-        return sorted(self.held_chord.keys) if self.held_chord is not None else []
 
     def chord_name(self) -> str | None:
         """The held chord's name ("Dm7"), None when no chord has been held (or no harmony)."""

@@ -89,7 +89,7 @@ class HeldChord:
             midi.CC_ALL_NOTES_OFF,
             midi.CC_ALL_SOUND_OFF,
         ):
-            self.keys.clear()  # the chord sounds on in the music: it is kept
+            self.let_go()
             return False
         if kind == midi.NOTE_ON and msg[2] > 0:
             self.keys[(ch, msg[1])] = t_ns
@@ -99,6 +99,11 @@ class HeldChord:
             if self.keys and t_ns - self.last_on_ns <= LEGATO_NS:
                 return self._read()  # the old chord let go just after the new one came
         return False
+
+    def let_go(self) -> None:
+        """Every key up at once (all notes off, a chord port gone): the chord sounds on in
+        the music, so it is kept; no key-up re-reads it."""
+        self.keys.clear()
 
     def _read(self) -> bool:
         fresh = [p for (_, p), t in self.keys.items() if self.last_on_ns - t <= TOGETHER_NS]

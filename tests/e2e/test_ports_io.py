@@ -420,7 +420,12 @@ def test_a_port_waited_for_is_looked_for_on_one_client(jack_server: str, monkeyp
         timer = threading.Timer(0.7, lambda peer=peer, name=name: late.append(peer(name)))
         timer.start()
         try:
-            with opener(name, "jack", waiting=lambda looks=looks: looks.append(1)) as port:
+
+            def look(looks=looks) -> None:
+                looks.append(1)
+                assert len(looks) < 50, "the late peer never came (10 s)"  # never hang CI
+
+            with opener(name, "jack", waiting=look) as port:
                 timer.join()
                 assert port.name == late[-1].port
                 assert len(looks) >= 2 and len(made) == 1, (name, looks, made)

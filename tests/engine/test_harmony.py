@@ -83,6 +83,24 @@ def test_one_key_added_to_a_held_chord_is_read_with_it() -> None:
     assert held.feed((0x90, 58, 70), 700 * MS) and held.chord.name == "C7"
 
 
+def test_letting_every_key_go_at_once_keeps_the_chord() -> None:
+    """A chord port lost (or all notes off) just after a change: the keys go at once, the
+    chord stays. Key-ups one at a time within the legato window would read C7 down to
+    Bb5 (C, E, G let go, then only G and Bb are left) and keep that."""
+    held = HeldChord()
+    for p in (48, 52, 55, 58):
+        held.feed((0x90, p, 70), 0)
+    assert held.chord.name == "C7"
+    held.let_go()
+    assert held.chord.name == "C7" and not held.keys
+    one_at_a_time = HeldChord()
+    for p in (48, 52, 55, 58):
+        one_at_a_time.feed((0x90, p, 70), 0)
+    for p in (48, 52):  # the way key-ups would have done it, 150 ms after the change
+        one_at_a_time.feed((0x80, p, 0), 150 * MS)
+    assert one_at_a_time.chord.name != "C7"  # why let_go exists
+
+
 def _logsumexp(x: np.ndarray) -> float:
     m = x.max()
     return float(m + np.log(np.exp(x - m).sum()))

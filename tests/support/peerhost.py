@@ -65,12 +65,16 @@ def _send(rt: rtmidi.MidiOut, text: str) -> int:
 
 
 def main(role: str, name: str) -> None:
+    # The protocol gets its own copy of stdout; fd 1 goes to stderr, so nothing libjack
+    # prints (its info messages) can be read as a reply.
+    wire = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
     lock = threading.Lock()
 
     def say(text: str) -> None:
         with lock:
-            sys.stdout.write(text + "\n")
-            sys.stdout.flush()
+            wire.write(text + "\n")
+            wire.flush()
 
     halt = threading.Event()
     poller = None
@@ -98,7 +102,7 @@ def main(role: str, name: str) -> None:
         poller.join(timeout=5)
     rt.close_port()
     rt.delete()
-    sys.stdout.flush()
+    wire.flush()
     os._exit(0)  # nothing left to tear down that could crash on the way out
 
 

@@ -11,6 +11,7 @@ did against what the test did.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import subprocess
 import sys
@@ -59,6 +60,7 @@ class _Host:
         self._on_message = on_message
         self._replies: queue.Queue[str] = queue.Queue()
         self._ready = threading.Event()
+        self._opened = False  # the child said its port is open
         self.proc = subprocess.Popen(
             [sys.executable, str(self.SCRIPT), role, name],
             stdin=subprocess.PIPE,
@@ -68,7 +70,7 @@ class _Host:
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
-        if not self._ready.wait(self.REPLY_S):
+        if not self._ready.wait(self.REPLY_S) or not self._opened:
             self.close()
             raise RuntimeError(f"test peer {name} did not open its JACK port")
 
@@ -77,19 +79,27 @@ class _Host:
             if line.startswith("m "):
                 _, polled, t, *message = line.split()
                 self._on_message(float(polled), float(t), [int(b) for b in message])
-            elif line.startswith("r"):
+            elif line == "r\n":
+                self._opened = True
                 self._ready.set()
-            else:
+            elif line.startswith(("p\t", "p\n", "a ")):
                 self._replies.put(line.rstrip("\n"))
+        self._replies.put("")  # the child is gone: a waiting request fails now, not later
+        self._ready.set()
 
     def request(self, line: str) -> str:
         """Send one request line; its reply line (RuntimeError if the child is gone)."""
         try:
             self.proc.stdin.write(line + "\n")
             self.proc.stdin.flush()
-            return self._replies.get(timeout=self.REPLY_S)
+            reply = self._replies.get(timeout=self.REPLY_S)
         except (OSError, queue.Empty) as e:
-            raise RuntimeError(f"test peer exited ({self.proc.poll()}): {e!r}") from None
+            reply, why = "", repr(e)
+        else:
+            why = "no reply"
+        if not reply:
+            raise RuntimeError(f"test peer exited ({self.proc.poll()}): {why}")
+        return reply
 
     def close(self) -> None:
         """Close the port and end the child (killed if it does not end in time). A child
@@ -105,6 +115,9 @@ class _Host:
             self.proc.kill()
             self.proc.wait()
         self._reader.join(timeout=1)
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            with contextlib.suppress(OSError):
+                pipe.close()
 
 
 class Synth:

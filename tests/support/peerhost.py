@@ -7,6 +7,7 @@ for its peers, and a peer that dies is a failed peer, never a dead test run.
 
     python tests/support/peerhost.py synth NAME   # virtual input NAME:in
     python tests/support/peerhost.py kbd NAME     # virtual output NAME:out
+    python tests/support/peerhost.py echo NAME DELAY_S ECHO   # NAME:in -> NAMEOut:out
 
 A line protocol on stdin / stdout (one line each way per request):
 
@@ -16,6 +17,11 @@ A line protocol on stdin / stdout (one line each way per request):
                                           <- a REFUSED PERF_COUNTER_S  (after the last one)
     <- m POLLED_S T_S B B B               synth: a message, the perf_counter second it was
                                           polled and rtmidi's time since the first one
+    <- g ARRIVAL_S B B B                  echo: a message and its arrival (placed as the
+                                          synth's are, in here)
+    <- e ARRIVAL_S SENT_S B B B           echo: sent back out DELAY_S after its arrival (a
+                                          sleep, then a spin for the last millisecond;
+                                          ECHO 0: nothing is sent back)
     -> q                                  close the port and exit
 
 Times are ``time.perf_counter()``: CLOCK_MONOTONIC, the same clock in every process.
@@ -23,6 +29,7 @@ Times are ``time.perf_counter()``: CLOCK_MONOTONIC, the same clock in every proc
 
 from __future__ import annotations
 
+import heapq
 import os
 import sys
 import threading
@@ -31,6 +38,8 @@ import time
 import rtmidi
 
 POLL_S = 0.0005
+ECHO_POLL_S = 0.0002  # the echo polls faster: it is timed
+SPIN_S = 0.001  # an echo's last millisecond is spun, not slept
 
 
 def _poll(rt: rtmidi.MidiIn, say, halt: threading.Event) -> None:
@@ -53,6 +62,34 @@ def _poll(rt: rtmidi.MidiIn, say, halt: threading.Event) -> None:
             time.sleep(POLL_S)
 
 
+def _echo(rt_in, rt_out, say, halt: threading.Event, delay_s: float, echo: bool) -> None:
+    """A synth whose MIDI thru is slow: every message back out ``delay_s`` after arrival."""
+    t = None  # seconds since the first message, from rtmidi's deltas
+    offset = None  # perf_counter - t: the tightest bound any poll gave
+    due: list[tuple[float, int, list[int]]] = []  # (send at, order, message)
+    order = 0
+    while not halt.is_set():
+        while (event := rt_in.get_message()) is not None:
+            polled = time.perf_counter()
+            t = 0.0 if t is None else t + event[1]
+            offset = polled - t if offset is None else min(offset, polled - t)
+            arrival = offset + t
+            say(f"g {arrival:.9f} {' '.join(map(str, event[0]))}")
+            if echo:
+                heapq.heappush(due, (arrival + delay_s, order, event[0]))
+                order += 1
+        now = time.perf_counter()
+        if due and due[0][0] <= now + SPIN_S:
+            while time.perf_counter() < due[0][0]:
+                pass
+            at, _, message = heapq.heappop(due)
+            rt_out.send_message(message)
+            sent = time.perf_counter()
+            say(f"e {at - delay_s:.9f} {sent:.9f} {' '.join(map(str, message))}")
+            continue
+        time.sleep(ECHO_POLL_S)
+
+
 def _send(rt: rtmidi.MidiOut, text: str) -> int:
     """Send each ``;``-separated message; how many rtmidi refused."""
     refused = 0
@@ -64,7 +101,7 @@ def _send(rt: rtmidi.MidiOut, text: str) -> int:
     return refused
 
 
-def main(role: str, name: str) -> None:
+def main(role: str, name: str, *args: str) -> None:
     # The protocol gets its own copy of stdout; fd 1 goes to stderr, so nothing libjack
     # prints (its info messages) can be read as a reply.
     wire = os.fdopen(os.dup(1), "w")
@@ -78,7 +115,18 @@ def main(role: str, name: str) -> None:
 
     halt = threading.Event()
     poller = None
-    if role == "synth":
+    outs = []  # the echo's second client
+    if role == "echo":
+        rt = rtmidi.MidiIn(rtapi=rtmidi.API_UNIX_JACK, name=name)
+        rt.ignore_types(sysex=False, timing=False, active_sense=False)
+        rt.open_virtual_port("in")
+        out = rtmidi.MidiOut(rtapi=rtmidi.API_UNIX_JACK, name=f"{name}Out")
+        out.open_virtual_port("out")
+        outs.append(out)
+        echo_args = (float(args[0]), args[1] == "1")
+        poller = threading.Thread(target=_echo, args=(rt, out, say, halt, *echo_args), daemon=True)
+        poller.start()
+    elif role == "synth":
         rt = rtmidi.MidiIn(rtapi=rtmidi.API_UNIX_JACK, name=name, queue_size_limit=1 << 16)
         rt.ignore_types(sysex=False, timing=False, active_sense=False)
         rt.open_virtual_port("in")
@@ -100,11 +148,12 @@ def main(role: str, name: str) -> None:
     halt.set()
     if poller is not None:
         poller.join(timeout=5)
-    rt.close_port()
-    rt.delete()
+    for client in (rt, *outs):
+        client.close_port()
+        client.delete()
     wire.flush()
     os._exit(0)  # nothing left to tear down that could crash on the way out
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(*sys.argv[1:])

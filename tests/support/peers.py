@@ -48,21 +48,24 @@ def open_notes(got: list[tuple[float, list[int]]], until: float) -> set[tuple[in
     return set(open_keys(got, until=until))
 
 
-class _Host:
+class PeerProcess:
     """A peer's JACK client in a child process (peerhost.py) and the line protocol to it.
-    ``on_message(polled_s, t_s, message)`` is called for each message a synth gets, on
-    this object's reader thread."""
+    ``on_event(fields)`` is called for each event line (a message a synth got, ``m``; an
+    echo's arrival ``g`` and echo ``e``: peerhost.py), split, on this object's reader
+    thread. ``args``: the role's own (the echo's delay)."""
 
     SCRIPT = Path(__file__).with_name("peerhost.py")
     REPLY_S = 10.0  # a child that does not answer in this long is a failed peer
 
-    def __init__(self, role: str, name: str, on_message=None) -> None:
-        self._on_message = on_message
+    EVENTS = ("m ", "g ", "e ")
+
+    def __init__(self, role: str, name: str, on_event=None, args: tuple[str, ...] = ()) -> None:
+        self._on_event = on_event
         self._replies: queue.Queue[str] = queue.Queue()
         self._ready = threading.Event()
         self._opened = False  # the child said its port is open
         self.proc = subprocess.Popen(
-            [sys.executable, str(self.SCRIPT), role, name],
+            [sys.executable, str(self.SCRIPT), role, name, *args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -76,9 +79,8 @@ class _Host:
 
     def _read(self) -> None:
         for line in self.proc.stdout:
-            if line.startswith("m "):
-                _, polled, t, *message = line.split()
-                self._on_message(float(polled), float(t), [int(b) for b in message])
+            if line.startswith(self.EVENTS):
+                self._on_event(line.split())
             elif line == "r\n":
                 self._opened = True
                 self._ready.set()
@@ -137,7 +139,7 @@ class Synth:
         self._raw: list[tuple[int, float, float, list[int]]] = []  # life, polled, t, message
         self._lock = threading.Lock()
         self._life = 0
-        self._host: _Host | None = None
+        self._host: PeerProcess | None = None
         self._taken = 0  # how far collect() has read
         self.start()
 
@@ -150,11 +152,12 @@ class Synth:
         self._life += 1
         life = self._life
 
-        def arrived(polled: float, t: float, message: list[int]) -> None:
+        def arrived(fields: list[str]) -> None:
+            _, polled, t, *message = fields
             with self._lock:
-                self._raw.append((life, polled, t, message))
+                self._raw.append((life, float(polled), float(t), [int(b) for b in message]))
 
-        self._host = _Host("synth", self.name, arrived)
+        self._host = PeerProcess("synth", self.name, arrived)
 
     def delete(self) -> None:
         if self._host is not None:
@@ -259,7 +262,7 @@ class Synth:
         return "\n".join(lines)
 
 
-def _ports(host: _Host | None) -> list[str]:
+def _ports(host: PeerProcess | None) -> list[str]:
     """The ports the other side lists through ``host``'s client (none when it is closed)."""
     return host.request("p").split("\t")[1:] if host is not None else []
 
@@ -270,7 +273,7 @@ class Keyboard:
 
     def __init__(self, name: str = KBD) -> None:
         self.name = name
-        self._host: _Host | None = None
+        self._host: PeerProcess | None = None
         self.start()
 
     @property
@@ -279,7 +282,7 @@ class Keyboard:
         return f"{self.name}:out"
 
     def start(self) -> None:
-        self._host = _Host("kbd", self.name)
+        self._host = PeerProcess("kbd", self.name)
 
     def delete(self) -> None:
         if self._host is not None:

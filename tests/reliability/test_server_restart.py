@@ -188,3 +188,63 @@ def _went_away(rt: Rtgen) -> int:
     return sum(
         "JACK server went away" in line and "plays on" in line for line in rt.stderr().splitlines()
     )
+
+
+def _said_within(rt: Rtgen, text: str, timeout_s: float) -> bool:
+    deadline = time.perf_counter() + timeout_s
+    while time.perf_counter() < deadline:
+        if text in rt.stderr():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_server_lost_again_while_rtgen_waits_for_its_ports(tmp_path: Path) -> None:
+    """The server goes away, comes back without the peers, and goes away again while rtgen
+    waits for them: rtgen sees it (its waiting client alone never could), starts again,
+    and once the server and the peers are back it answers; Ctrl-C ends it cleanly with 2
+    restarts counted."""
+    name = f"rtgenrewait-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    sync = jack_mode() == "sync"
+    server, env, log = spawn_dummy(name, sync=sync)
+    assert wait_ready(name, server, env), log.read_text(errors="replace")
+    env = {**env, "JACK_NO_START_SERVER": "1"}
+    (tmp_path / "life0").mkdir()
+    peers = Peers(tmp_path / "life0", env)
+    rt = None
+    try:
+        assert peers.wait(lambda p: f"{KBD}:out" in p and f"{SYNTH}:in" in p), "no peers"
+        rt = Rtgen(["--in", KBD, "--out", SYNTH, "--seed", "3"], env=env, ports=peers.ports)
+        time.sleep(0.5)
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=10)
+        peers.stop()
+        server, env2, log = spawn_dummy(name, sync=sync)  # back, without the peers
+        assert wait_ready(name, server, env2), log.read_text(errors="replace")
+        assert _said_within(rt, f"waiting for '{SYNTH}' to come back", 15.0), rt.stderr()
+        os.killpg(server.pid, signal.SIGTERM)  # gone again while rtgen waits
+        server.wait(timeout=10)
+        assert _said_within(rt, "went away again", 2.0), rt.stderr()
+        time.sleep(1.0)
+        server, env2, log = spawn_dummy(name, sync=sync)
+        assert wait_ready(name, server, env2), log.read_text(errors="replace")
+        (tmp_path / "life2").mkdir()
+        peers = Peers(tmp_path / "life2", env)
+        assert peers.wait(lambda p: f"{KBD}:out" in p and f"{SYNTH}:in" in p), "no peers"
+        assert peers.wait(_ours) is not None, rt.stderr()
+        time.sleep(0.5)
+        t_call = time.perf_counter()
+        peers.play(CALL)
+        time.sleep(4 * BEAT_S)
+        answer = [m for _, m in peers.got(t_call) if m[0] & 0xF0 == 0x90 and m[2]]
+        assert answer, rt.stderr()
+        code, _ = rt.stop(signal.SIGINT, timeout_s=10)
+        assert code == 0, rt.stderr()
+        lines = re.findall(r"rtgen: stats (.*)", rt.stderr())
+        last = dict(kv.split("=") for kv in lines[-1].split())
+        assert last["server_restarts"] == "2" and last["sounding"] == "0", last
+    finally:
+        if rt is not None:
+            rt.kill()
+        peers.stop()
+        stop_server(server)

@@ -160,12 +160,7 @@ def test_rtgen_plays_on_after_the_jack_server_comes_back(tmp_path: Path) -> None
             if k == LATE_PEERS:
                 assert f"waiting for '{SYNTH}' to come back" in rt.stderr(), rt.stderr()
             assert rt.alive() and rt.pid == pid
-            time.sleep(0.5)  # wired: rtgen's ports appear as it connects to the peers'
-            t_call = time.perf_counter()
-            peers.play(CALL)
-            time.sleep(4 * BEAT_S)
-            answer = [m for _, m in peers.got(t_call) if m[0] & 0xF0 == 0x90 and m[2]]
-            assert answer, rt.stderr()
+            assert _answers_a_call(peers), rt.stderr()
         code, _ = rt.stop(signal.SIGINT, timeout_s=10)
         assert code == 0, rt.stderr()
         time.sleep(0.2)
@@ -188,6 +183,15 @@ def _went_away(rt: Rtgen) -> int:
     return sum(
         "JACK server went away" in line and "plays on" in line for line in rt.stderr().splitlines()
     )
+
+
+def _answers_a_call(peers: Peers) -> bool:
+    """Once rtgen's ports are up: the keyboard plays the call; the synth gets an answer."""
+    time.sleep(0.5)  # wired: rtgen's ports appear as it connects to the peers'
+    t_call = time.perf_counter()
+    peers.play(CALL)
+    time.sleep(4 * BEAT_S)
+    return any(m[0] & 0xF0 == 0x90 and m[2] for _, m in peers.got(t_call))
 
 
 def _said_within(rt: Rtgen, text: str, timeout_s: float) -> bool:
@@ -232,12 +236,7 @@ def test_a_server_lost_again_while_rtgen_waits_for_its_ports(tmp_path: Path) -> 
         peers = Peers(tmp_path / "life2", env)
         assert peers.wait(lambda p: f"{KBD}:out" in p and f"{SYNTH}:in" in p), "no peers"
         assert peers.wait(_ours) is not None, rt.stderr()
-        time.sleep(0.5)
-        t_call = time.perf_counter()
-        peers.play(CALL)
-        time.sleep(4 * BEAT_S)
-        answer = [m for _, m in peers.got(t_call) if m[0] & 0xF0 == 0x90 and m[2]]
-        assert answer, rt.stderr()
+        assert _answers_a_call(peers), rt.stderr()
         code, _ = rt.stop(signal.SIGINT, timeout_s=10)
         assert code == 0, rt.stderr()
         lines = re.findall(r"rtgen: stats (.*)", rt.stderr())

@@ -179,17 +179,17 @@ class _ServerLostWhileWaiting(Exception):
     """The JACK server went away again while rtgen waited for its ports after a restart."""
 
 
-def _waiting_for(name: str | None, watch):
-    """After a restart (``watch``: a JackWatch, or True where none could open), a port not
-    back yet is waited for (the peer comes back after the server): the callback says once
-    what rtgen waits for, and ends the wait if the server goes away again (the waiting
-    client's listing is empty for good then). None otherwise: no match is an error."""
-    if not watch:
+def _waiting_for(name: str | None, again: bool, watch: JackWatch | None):
+    """After a restart (``again``), a port not back yet is waited for (the peer comes back
+    after the server): the callback says once what rtgen waits for, and ends the wait if
+    ``watch`` sees the server go away again (the waiting client's listing is empty for good
+    then). None otherwise: no match is an error."""
+    if not again:
         return None
     said = []
 
     def say() -> None:
-        if getattr(watch, "lost", False):
+        if watch is not None and watch.lost:
             raise _ServerLostWhileWaiting
         if not said:
             _say(f"waiting for '{name}' to come back (Ctrl-C to stop)")
@@ -508,10 +508,11 @@ def _start(
     memory = load_memory(settings.memory_file)  # a bad file: one line, before any port
     session = open_play_session(model, settings.device)
     api_name = api.value if api else None
+    again = restarts() > 0  # the JACK server went away: wait for it, then for the ports
     watch = None  # after a restart: the server's end, seen while rtgen waits for its ports
-    if restarts() > 0:  # the JACK server went away: wait for it, then for the ports
+    if again:
         wait_for_server(_say)
-        watch = JackWatch.open("rtgen-wait") or True
+        watch = JackWatch.open("rtgen-wait")
     in_port = out_port = chords_port = None
     try:
         # Virtual ports live in two MIDI clients (rtmidi makes one per direction): named
@@ -521,10 +522,14 @@ def _start(
             api_name,
             virtual=virtual,
             client_name=VIRTUAL_OUT,
-            waiting=_waiting_for(out, watch),
+            waiting=_waiting_for(out, again, watch),
         )
         in_port = ports.open_input(
-            inp, api_name, virtual=virtual, client_name=VIRTUAL_IN, waiting=_waiting_for(inp, watch)
+            inp,
+            api_name,
+            virtual=virtual,
+            client_name=VIRTUAL_IN,
+            waiting=_waiting_for(inp, again, watch),
         )
         if calibrated and not virtual:  # no --latency-ms given: what rtgen calibrate stored
             settings = _with_stored_latency(settings, out_port.name)
@@ -534,7 +539,7 @@ def _start(
                 api_name,
                 client_name=CHORDS_IN,
                 virtual_name="rtgen chords",
-                waiting=_waiting_for(settings.chords, watch),
+                waiting=_waiting_for(settings.chords, again, watch),
             )
         status = _status_printer(quiet)
         jam = LiveJam(
@@ -567,7 +572,7 @@ def _start(
                 port.close()
         raise
     finally:
-        if watch not in (None, True):
+        if watch is not None:
             watch.close()  # the jam watches the server with its own
     if not quiet:
         print(

@@ -22,7 +22,7 @@ from rtgen.critic.features import call_window
 from rtgen.engine.clock import BeatTimeline, Clock
 from rtgen.engine.feel import Feel
 from rtgen.engine.harmony import HarmonyBias, HarmonyRoute, HeldChord
-from rtgen.engine.keys import KeyTracker
+from rtgen.engine.keys import PLAY_HALF_LIFE_BEATS, KeyTracker
 from rtgen.engine.listener import Listener
 from rtgen.engine.manner import Manner, estimate_manner
 from rtgen.engine.memory import Memory
@@ -114,7 +114,7 @@ class Engine:
         self._manner: Manner | None = None  # the last manner estimated
         self.next_beat: int | None = None
         self.barge_ins = 0
-        self.keys = KeyTracker(half_life_beats=32.0) if cfg.auto_key else None
+        self.keys = KeyTracker(half_life_beats=PLAY_HALF_LIFE_BEATS) if cfg.auto_key else None
         self._notes_seen = 0
         self.held_chord = HeldChord() if cfg.harmony_route is not None else None
         if self.held_chord is not None and cfg.harmony > 0:

@@ -24,6 +24,12 @@ MODES = ("major", "minor")
 KK_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
 KK_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
 
+# rtgen play's tracker forgets at this rate: a two-bar call in a new key outweighs the one
+# before it by the time it is answered (a call and its answer are 16 beats). At 32 a session
+# that went C, G, F heard the F call as C major and answered it with B naturals against the
+# player's B flats (docs/harmony.md, "How fast the key follows the player").
+PLAY_HALF_LIFE_BEATS = 16.0
+
 _MAJOR_STEPS = (0, 2, 4, 5, 7, 9, 11)
 _MINOR_STEPS = (0, 2, 3, 5, 7, 8, 10)  # natural minor (aeolian)
 

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rtgen.engine.keys import (
+    PLAY_HALF_LIFE_BEATS,
     KeyTracker,
     estimate_key,
     key_name,
@@ -16,6 +17,7 @@ from rtgen.engine.keys import (
     scale_pitch_classes,
 )
 from rtgen.events import Note
+from tests.support.calls import MODULATING_CALLS, modulating_session
 
 SEEDED = settings(derandomize=True, max_examples=60, deadline=None)
 
@@ -159,6 +161,18 @@ def test_tracker_follows_a_modulation_with_decay():
         tracker.add_notes(as_notes(TWINKLE_C, transpose=3, start=48.0))  # 16 beats in Eb
     assert fading.key() == (3, "major")
     assert lasting.key() == (0, "major")
+
+
+@pytest.mark.parametrize("half_life, heard", [(PLAY_HALF_LIFE_BEATS, "F"), (32.0, "C")])
+def test_play_tracker_hears_each_call_of_a_modulating_session(half_life, heard):
+    """With play's half-life, when a call ends the tracker names that call's key, the F call
+    after C and G included; twice that half-life still hears C there."""
+    tracker = KeyTracker(half_life_beats=half_life)
+    notes, named = modulating_session(), []
+    for i in range(len(MODULATING_CALLS)):
+        tracker.add_notes(notes[8 * i : 8 * (i + 1)])
+        named.append(key_name(*tracker.key()))
+    assert named == ["C", "G", heard, "Dm"]
 
 
 def test_tracker_keeps_its_key_within_the_margin():

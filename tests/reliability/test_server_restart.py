@@ -191,7 +191,7 @@ def test_rtgen_plays_on_after_the_jack_server_comes_back(tmp_path: Path) -> None
             if k == LATE_PEERS:
                 assert f"waiting for '{SYNTH}' to come back" in rt.stderr(), rt.stderr()
             assert rt.alive() and rt.pid == pid
-            assert _answers_a_call(peers), rt.stderr()
+            assert _answers_a_call(peers), _unanswered(rt, peers)
         code, _ = rt.stop(signal.SIGINT, timeout_s=10)
         assert code == 0, rt.stderr()
         time.sleep(0.2)
@@ -239,6 +239,20 @@ def _answers_a_call(peers: Peers) -> bool:
     return False
 
 
+def _unanswered(rt: Rtgen, peers: Peers) -> str:
+    """What a failed call leaves to read: rtgen stopped with Ctrl-C, so its last exit line
+    says whether it heard the call (notes_in) and sent an answer (sent); what the synth got;
+    the ports the peers list."""
+    try:
+        rt.stop(signal.SIGINT, timeout_s=10)
+    except subprocess.TimeoutExpired:
+        pass  # a hung rtgen: its stderr so far, then the finally kills it
+    return (
+        f"synth got {len(peers.got())} messages; peers list {peers.ports()}; "
+        f"rtgen's stderr:\n{rt.stderr()}"
+    )
+
+
 def _said_within(rt: Rtgen, text: str, timeout_s: float) -> bool:
     deadline = time.perf_counter() + timeout_s
     while time.perf_counter() < deadline:
@@ -281,7 +295,7 @@ def test_a_server_lost_again_while_rtgen_waits_for_its_ports(tmp_path: Path) -> 
         peers = Peers(tmp_path / "life2", env)
         assert peers.wait(lambda p: f"{KBD}:out" in p and f"{SYNTH}:in" in p), "no peers"
         assert peers.wait(_ours) is not None, rt.stderr()
-        assert _answers_a_call(peers), rt.stderr()
+        assert _answers_a_call(peers), _unanswered(rt, peers)
         code, _ = rt.stop(signal.SIGINT, timeout_s=10)
         assert code == 0, rt.stderr()
         lines = re.findall(r"rtgen: stats (.*)", rt.stderr())

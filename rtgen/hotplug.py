@@ -49,8 +49,8 @@ class _InputWatch:
 
 
 class PortWatch:
-    """Watches the ports; ``output_lost(now)``, ``release_keys(now)`` and
-    ``release_chord_keys(now)`` are the loop's."""
+    """Watches the ports; ``output_lost(now)``, ``release_keys(now)``,
+    ``release_chord_keys(now)`` and ``input_lost(now)`` are the loop's."""
 
     def __init__(
         self,
@@ -62,12 +62,15 @@ class PortWatch:
         now_ns: int,
         chords: InputPort | None = None,
         release_chord_keys: Callable[[int], None] | None = None,
+        input_lost: Callable[[int], None] | None = None,
     ) -> None:
         self.out, self.inp, self.stats = out, inp, stats
         self._output_lost, self._release_keys = output_lost, release_keys
         self._out_seen_ns = now_ns  # the output's last check found it present
         self._out_away = False
-        self._inputs = [_InputWatch(inp, "input port", stats, release_keys)]
+        # the input gone: input_lost (its keys and, on a split keyboard, its chord), else
+        # release_keys, the keys alone (what a calm after a flood releases)
+        self._inputs = [_InputWatch(inp, "input port", stats, input_lost or release_keys)]
         if chords is not None and release_chord_keys is not None:
             self._inputs.append(_InputWatch(chords, "chord port", stats, release_chord_keys))
         self._drops_seen = self._seen = 0

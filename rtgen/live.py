@@ -182,6 +182,7 @@ class LiveJam:
             self.clock.now_ns(),
             chords=chords_in,
             release_chord_keys=self._release_chord_keys,
+            input_lost=self._input_lost,
         )
         self._stopping = False
         self.restart = False  # the server went away: start again once it is back
@@ -358,6 +359,15 @@ class LiveJam:
         """Key-ups for the keys a lost keyboard was holding (and the pedal), as if played."""
         for msg in self.gate.key_ups(*self.engine.held_keys()):
             self._handle(msg, now, True)
+
+    def _input_lost(self, now: int) -> None:
+        """The keyboard went away: its keys up, as if played; and when it also carries the
+        harmony (--split, a chord channel), its held chord keys let go, as a lost chord
+        port's are (the chord stays; the keys cannot join the next one)."""
+        self._release_held(now)
+        route = self.engine.cfg.harmony_route
+        if route is not None and route.on_main_input:
+            self._release_chord_keys(now)
 
     def _release_chord_keys(self, now: int) -> None:
         """The keys a lost chord port was holding are let go (the chord they spelled is

@@ -73,7 +73,7 @@ def apply(engine, scheduler, rec: dict, origin_ns: int) -> Any:
     elif kind == "memreset":
         engine.reset_memory()
     elif kind == "chordsgone":
-        engine.chord_port_lost()
+        engine.chord_keys_lost()
     elif kind == "temp":
         engine.set_temperature(rec["v"])
     elif kind == "mode":

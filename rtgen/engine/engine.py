@@ -6,7 +6,7 @@ demo, tests) and plays exactly the same notes for the same input, seed and model
 
 Everything else a caller may do to a running engine is a named operation below (``halt``,
 ``cut``, ``skip_to``, ``end_call``, ``set_mode``, ``set_temperature``, ``clock_message``,
-``chord_port_lost``) and what it may read is ``stats()``, ``held_keys()`` and
+``chord_keys_lost``) and what it may read is ``stats()``, ``held_keys()`` and
 ``player_notes()``: its parts (listener, planner, mode, sampler) are its own, and no module
 outside rtgen/engine writes them (tests/test_layers.py checks).
 """
@@ -366,10 +366,11 @@ class Engine:
     def set_temperature(self, temperature: float) -> None:
         self.sampler.reconfigure(temperature=temperature)
 
-    def chord_port_lost(self) -> None:
-        """The chord port (--chords PORT) went away: the keys it held are let go at once,
-        so none can join the next chord it spells; the chord they spelled is kept (as a
-        released chord is), never read again from a key-up at a time."""
+    def chord_keys_lost(self) -> None:
+        """The input holding the harmony keys went away (the chord port, or a split
+        keyboard): the keys are let go at once, so none can join the next chord spelled;
+        the chord they spelled is kept (as a released chord is), never read again from a
+        key-up at a time."""
         if self.held_chord is not None:
             self.held_chord.let_go()
 

@@ -54,6 +54,12 @@ class HarmonyRoute:
     split: int | None = None  # MIDI pitch: notes below it are harmony (None: no split)
     channel: int | None = None  # 0-based chord channel of the main input (None: none)
 
+    @property
+    def on_main_input(self) -> bool:
+        """Whether some harmony comes from the main input (below the split, or its chord
+        channel): the keys it holds go with that input."""
+        return self.split is not None or self.channel is not None
+
     def is_harmony(self, msg: tuple[int, ...], from_chords_port: bool = False) -> bool:
         if from_chords_port:
             return True

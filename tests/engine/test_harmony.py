@@ -30,6 +30,13 @@ MS = 1_000_000
 ON = slice(T.NOTE_ON_BASE, T.NOTE_ON_BASE + 128)
 
 
+def test_harmony_on_the_main_input_goes_with_it() -> None:
+    """A split or a chord channel puts harmony keys on the main input (lost with it); a
+    chord port alone does not."""
+    assert HarmonyRoute(split=60).on_main_input and HarmonyRoute(channel=1).on_main_input
+    assert not HarmonyRoute().on_main_input  # --chords PORT: the keys are the port's
+
+
 def test_below_the_split_notes_are_harmony_and_the_rest_is_not() -> None:
     route = HarmonyRoute(split=60)
     assert route.is_harmony((0x90, 59, 80)) and route.is_harmony((0x80, 48, 0))

@@ -135,3 +135,35 @@ def test_the_chord_port_unplugged_and_replugged(rig: Rig) -> None:
     gone = next(i for i, r in enumerate(records) if r["k"] == "chordsgone")
     after = [r["m"][1] for r in records[gone:] if r.get("h") and r["m"][0] & 0xF0 == 0x90]
     assert after == [67, 71, 74], records  # the returning chord keyboard is heard
+
+
+def test_the_left_hand_of_a_split_keyboard_unplugged_and_replugged(rig: Rig) -> None:
+    """--split C4: the keyboard goes away holding F major below the split and comes back.
+    Its chord keys are let go with its other keys (logged once, so replay sees it; they
+    cannot join the next chord), and the returning keyboard's chord is heard. Without a
+    split, losing the keyboard lets no chord keys go."""
+    for split in ("C4", "none"):
+        log = rig.tmp / f"session-{split}.jsonl"
+        proc = rig.start("--seed", "3", "--split", split, "--log", str(log))
+        rig.kbd.send(*([0x90, p, 70] for p in (53, 57, 48)))  # F A C, below C4
+        time.sleep(0.3)
+        rig.kbd.delete()
+        time.sleep(0.6)  # three port checks
+        rig.kbd.start()
+        time.sleep(0.8)  # found and reopened within a few checks
+        rig.kbd.send(*([0x90, p, 70] for p in (55, 59, 50)))  # G B D
+        time.sleep(0.3)
+        rig.kbd.send(*([0x80, p, 0] for p in (55, 59, 50)))
+        code, _ = proc.stop()
+        st, err = proc.stats(), proc.stderr()
+        assert code == 0 and "Traceback" not in err, err
+        assert st["port_losses"] >= 1 and st["reconnects"] >= 1, st
+        records = [json.loads(line) for line in log.read_text().splitlines()]
+        kinds = [r["k"] for r in records]
+        if split == "none":
+            assert "chordsgone" not in kinds, records
+            continue
+        assert kinds.count("chordsgone") == 1, records  # keys let go, once
+        gone = kinds.index("chordsgone")
+        after = [r["m"][1] for r in records[gone:] if r["k"] == "in" and r["m"][0] == 0x90]
+        assert after == [55, 59, 50], records  # the returning keyboard's chord is heard

@@ -198,15 +198,20 @@ def _hits(pattern: str, names: list[str]) -> list[int]:
     return hits
 
 
+class NoSuchPortError(RtgenError):
+    """No port matches the name (yet): one that may still appear, which a wait for the
+    port waits on; a name that matches several ports is a plain RtgenError."""
+
+
 def match_port(pattern: str, names: list[str], kind: str, own: list[str] | None = None) -> int:
     """Index in ``names`` of the one port that ``pattern`` names; ``kind`` is input/output.
 
     Rules, in order: a port whose whole name equals the pattern (ignoring case) wins; else
     the pattern is a case-insensitive substring; if no name contains it and it is a valid
-    regex, ``re.search`` (ignoring case) is used. Exactly one port must match; none or several
-    raise RtgenError with a one-line message listing the ports. ``own`` are this process's own
-    outputs, listed among the inputs but left out of ``names``: when only they match, the
-    message says so. Pure: no rtmidi calls.
+    regex, ``re.search`` (ignoring case) is used. Exactly one port must match; none raises
+    NoSuchPortError, several RtgenError, each with a one-line message listing the ports.
+    ``own`` are this process's own outputs, listed among the inputs but left out of
+    ``names``: when only they match, the message says so. Pure: no rtmidi calls.
     """
     if not pattern:
         raise RtgenError(f"empty MIDI {kind} name; {kind}s: {_quoted(names) or 'none'}")
@@ -217,11 +222,11 @@ def match_port(pattern: str, names: list[str], kind: str, own: list[str] | None 
         other = " other" if own else ""
         listing = f"{kind}s: {_quoted(names)}" if names else f"there are no{other} MIDI {kind}s"
         if own and _hits(pattern, own):
-            raise RtgenError(
+            raise NoSuchPortError(
                 f"no MIDI {kind} matches {pattern!r} but this rtgen's own output, which it "
                 f"never listens to; {listing}"
             )
-        raise RtgenError(f"no MIDI {kind} matches {pattern!r}; {listing}")
+        raise NoSuchPortError(f"no MIDI {kind} matches {pattern!r}; {listing}")
     raise RtgenError(
         f"{pattern!r} matches {len(hits)} MIDI {kind}s: {_quoted([names[i] for i in hits])}; "
         "give more of the name"

@@ -58,6 +58,7 @@ from rtgen.engine.portproto import PortVanishedError
 from rtgen.errors import RtgenError
 from rtgen.io.ports import (
     API_NAMES,
+    NoSuchPortError,
     _quiet_stderr,
     _reason,
     candidate_apis,
@@ -187,8 +188,8 @@ class _RtmidiPort:
         while True:
             try:
                 return self._open_matching(label)
-            except RtgenError as exc:
-                if waiting is None or not exc.format_message().startswith("no MIDI"):
+            except NoSuchPortError:
+                if waiting is None:
                     raise
             waiting()
             time.sleep(WAIT_POLL_S)

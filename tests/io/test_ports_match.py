@@ -6,7 +6,7 @@ import pytest
 
 from rtgen.commands.choices import MidiApi
 from rtgen.errors import RtgenError
-from rtgen.io.ports import API_NAMES, compiled_apis, match_port
+from rtgen.io.ports import API_NAMES, NoSuchPortError, compiled_apis, match_port
 
 OUTPUTS = [
     "Midi Through:Midi Through Port-0 14:0",
@@ -43,8 +43,9 @@ def test_exact_name_wins_over_longer_names() -> None:
 
 
 def test_no_match_lists_existing_ports_on_one_line() -> None:
-    """No match raises RtgenError whose one-line message lists every port of that kind."""
-    with pytest.raises(RtgenError) as info:
+    """No match raises NoSuchPortError (a port a wait may wait for) whose one-line message
+    lists every port of that kind."""
+    with pytest.raises(NoSuchPortError) as info:
         match_port("Keyboard", ["A:x", "B:y"], "input")
     message = info.value.format_message()
     assert message == "no MIDI input matches 'Keyboard'; inputs: 'A:x', 'B:y'"
@@ -58,9 +59,11 @@ def test_no_ports_at_all_says_so() -> None:
 
 
 def test_ambiguous_match_lists_the_matches() -> None:
-    """Several matches raise RtgenError naming only the ports that matched."""
+    """Several matches raise RtgenError (not NoSuchPortError: no wait resolves them) naming
+    only the ports that matched."""
     with pytest.raises(RtgenError) as info:
         match_port("synth", ["Synth A:in", "Synth B:in", "DAW:in"], "output")
+    assert not isinstance(info.value, NoSuchPortError)
     message = info.value.format_message()
     assert "'synth' matches 2 MIDI outputs: 'Synth A:in', 'Synth B:in'" in message
     assert "DAW" not in message
@@ -68,8 +71,9 @@ def test_ambiguous_match_lists_the_matches() -> None:
 
 def test_empty_pattern_is_an_error() -> None:
     """An empty name never silently picks the only port."""
-    with pytest.raises(RtgenError, match="empty MIDI input name"):
+    with pytest.raises(RtgenError, match="empty MIDI input name") as info:
         match_port("", ["A:x"], "input")
+    assert not isinstance(info.value, NoSuchPortError)
 
 
 def test_cli_api_choices_match_api_names() -> None:

@@ -267,6 +267,10 @@ def _ports(host: PeerProcess | None) -> list[str]:
     return host.request("p").split("\t")[1:] if host is not None else []
 
 
+def _sleep_until(t: float) -> None:
+    time.sleep(max(0.0, t - time.perf_counter()))
+
+
 class Keyboard:
     """A JACK MIDI output, the player's keyboard (its JACK client in a child process, as
     the synth's). ``send`` returns once rtmidi has taken every message."""
@@ -306,14 +310,17 @@ class Keyboard:
             raise ValueError(f"rtmidi refused {refused} of {len(messages)} messages")
 
     def play(self, pitches: list[int], beat_s: float, gate: float = 0.9, ch: int = 0) -> float:
-        """One note a beat; returns the time of the last note-off."""
-        t_off = 0.0
-        for p in pitches:
+        """One note a beat, each key down and up at its time from the first (a send's round
+        trip to the peer's process does not push the notes after it later); returns the
+        time of the last note-off."""
+        t0, t_off = time.perf_counter(), 0.0
+        for j, p in enumerate(pitches):
+            _sleep_until(t0 + j * beat_s)
             self.send([0x90 | ch, p, 96])
-            time.sleep(beat_s * gate)
+            _sleep_until(t0 + (j + gate) * beat_s)
             self.send([0x80 | ch, p, 0])
             t_off = time.perf_counter()
-            time.sleep(beat_s * (1 - gate))
+        _sleep_until(t0 + len(pitches) * beat_s)
         return t_off
 
     def all_notes_off(self) -> None:

@@ -4,9 +4,9 @@ running (the same PID: it starts itself again, rtgen/io/jackrestart.py), its por
 again within 2 s of the server's and the peers' return, wired to them, and the next call is
 answered; Ctrl-C then ends it cleanly with nothing left sounding.
 
-The keyboard and the synth are processes of their own (tests/support/peers.py, peerhost.py),
-new ones after the restart, and this process never opens a JACK client: a libjack whose
-server died cannot reach the next one.
+The keyboard and the synth are processes of their own (tests/support/peerproc.py), new ones
+after the restart, and this process never opens a JACK client: a libjack whose server died
+cannot reach the next one.
 """
 
 from __future__ import annotations
@@ -15,12 +15,13 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 import uuid
+from pathlib import Path
 
 from rtgen.bench.jack import spawn_dummy, stop_server, wait_ready
 from tests.support.jack import jack_mode
-from tests.support.peers import Keyboard, Synth
 from tests.support.play import Rtgen
 
 KBD, SYNTH = "rtgenProcKbd", "rtgenProcSynth"
@@ -29,34 +30,36 @@ BEAT_S = 0.5
 
 
 class PeerHung(Exception):
-    """A test peer stopped answering its process (hung in libjack: a client started while
+    """A test peer stopped rewriting its port list: hung in libjack (a client started while
     others open and close can be left unscheduled, JACK 1.9.21/1.9.22; seen once in 12
     runs of the lost-again test). A fault of the test's peer, not of rtgen."""
 
 
 class Peers:
-    """The keyboard and synth of one server's life: new processes after each restart."""
+    """The keyboard and synth processes of one server's life."""
 
-    def __init__(self, env: dict[str, str]) -> None:
-        self.env = env
-        self.synth: Synth | None = None
-        self.kbd: Keyboard | None = None
+    def __init__(self, folder: Path, env: dict[str, str]) -> None:
+        self.folder, self.env = folder, env
         self._start()
 
     def _start(self) -> None:
-        try:
-            self.synth = Synth(SYNTH, env=self.env)
-            self.kbd = Keyboard(KBD, env=self.env)
-        except RuntimeError as exc:  # no port within PeerProcess.REPLY_S
-            raise PeerHung(str(exc)) from None
+        folder, env = self.folder, self.env
+        self.procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "tests.support.peerproc", role, name, str(folder)],
+                env=env,
+                stderr=subprocess.DEVNULL,
+            )
+            for role, name in (("synth", SYNTH), ("kbd", KBD))
+        ]
 
     def ports(self) -> list[str]:
-        """Every port, as the two peers list them (outputs through the synth, inputs
-        through the keyboard); PeerHung if a peer does not answer."""
-        try:
-            return self.synth.ports() + self.kbd.ports()
-        except RuntimeError as exc:
-            raise PeerHung(str(exc)) from None
+        out = []
+        for name in (SYNTH, KBD):
+            path = self.folder / f"{name}.ports"
+            if path.exists():
+                out += path.read_text().split("\n")
+        return [p for p in out if p]
 
     def wait(self, test, timeout_s: float = 15.0) -> float | None:
         """perf_counter when ``test(ports)`` first held, or None."""
@@ -67,34 +70,52 @@ class Peers:
             time.sleep(0.02)
         return None
 
-    def hung(self) -> bool:
-        """A peer that no longer answers."""
-        try:
-            self.ports()
-        except PeerHung:
-            return True
-        return False
+    def hung(self, stale_s: float = 2.0) -> bool:
+        """A peer whose port list (rewritten every 50 ms, by the keyboard between calls it
+        plays) is older than ``stale_s``."""
+        now = time.time()
+        return any(
+            now - (self.folder / f"{name}.ports").stat().st_mtime > stale_s
+            for name in (SYNTH, KBD)
+            if (self.folder / f"{name}.ports").exists()
+        )
 
     def replace(self) -> None:
-        """New peer processes for hung ones."""
+        """New peer processes (in a folder of their own) for hung ones."""
         self.stop()
+        self.folder = self.folder.with_name(self.folder.name + "+")
+        self.folder.mkdir()
         self._start()
 
     def play(self, pitches: list[int]) -> None:
-        """The keyboard plays ``pitches``, one a beat; PeerHung if it stops answering."""
-        try:
-            self.kbd.play(pitches, BEAT_S)
-        except RuntimeError as exc:
-            raise PeerHung(str(exc)) from None
+        """The keyboard plays ``pitches``, one a beat; PeerHung if a peer hangs meanwhile."""
+        text = f"{BEAT_S} " + " ".join(map(str, pitches))
+        (self.folder / f"{KBD}.play").write_text(text)
+        start = time.monotonic()
+        due = start + len(pitches) * BEAT_S + 1.0  # the keyboard lists no ports while it plays
+        while not (self.folder / f"{KBD}.played").exists() and time.monotonic() < start + 20:
+            if time.monotonic() > due and self.hung():
+                raise PeerHung(f"a test peer in {self.folder} stopped listing its ports")
+            time.sleep(0.02)
+        (self.folder / f"{KBD}.played").unlink()
 
     def got(self, since: float = 0.0) -> list[tuple[float, list[int]]]:
-        return [(t, m) for t, m in self.synth.got if t >= since] if self.synth else []
+        path = self.folder / f"{SYNTH}.got"
+        if not path.exists():
+            return []
+        rows = [line.split() for line in path.read_text().splitlines() if line]
+        return [(float(r[0]), [int(b) for b in r[1:]]) for r in rows if float(r[0]) >= since]
 
-    def stop(self, server_gone: bool = False) -> None:
-        """End both; at once when their server is gone (libjack may hang closing)."""
-        for peer in (self.kbd, self.synth):
-            if peer is not None:
-                peer.delete(grace_s=0.0 if server_gone else 5.0)
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()  # a client whose server died may hang in libjack
+                proc.wait(timeout=5)
 
 
 def _ours(ports: list[str]) -> bool:
@@ -117,7 +138,7 @@ RESTARTS = 3  # the acceptance: killed and restarted three times, answered after
 LATE_PEERS, LATE_S = 2, 2.5  # after this restart the peers come back this long after the server
 
 
-def test_rtgen_plays_on_after_the_jack_server_comes_back() -> None:
+def test_rtgen_plays_on_after_the_jack_server_comes_back(tmp_path: Path) -> None:
     """Three times: the server SIGTERMed mid-jam, back 2.7 s later with new peers; rtgen
     notices within a second, its ports are back within 2 s of the peers', a call is
     answered; then Ctrl-C, 0 sounding, the last exit line counting 3 restarts. After the
@@ -128,7 +149,9 @@ def test_rtgen_plays_on_after_the_jack_server_comes_back() -> None:
     server, env, log = spawn_dummy(name, sync=sync)
     assert wait_ready(name, server, env), log.read_text(errors="replace")
     env = {**env, "JACK_NO_START_SERVER": "1"}
-    peers = Peers(env)
+    life = tmp_path / "life0"
+    life.mkdir()
+    peers = Peers(life, env)
     rt = None
     try:
         assert peers.wait(lambda p: f"{KBD}:out" in p and f"{SYNTH}:in" in p), "no peers"
@@ -142,7 +165,7 @@ def test_rtgen_plays_on_after_the_jack_server_comes_back() -> None:
                 time.sleep(0.01)
             noticed = time.perf_counter() - t_loss
             server.wait(timeout=10)
-            peers.stop(server_gone=True)
+            peers.stop()
             assert _went_away(rt) == k, rt.stderr()
             assert noticed < 1.0, noticed
 
@@ -152,7 +175,9 @@ def test_rtgen_plays_on_after_the_jack_server_comes_back() -> None:
             t_back = time.perf_counter()
             if k == LATE_PEERS:  # the synth and keyboard come back after rtgen: it waits
                 time.sleep(LATE_S)
-            peers = Peers(env)
+            life = tmp_path / f"life{k}"
+            life.mkdir()
+            peers = Peers(life, env)
             t_peers = peers.wait(lambda p: f"{KBD}:out" in p and f"{SYNTH}:in" in p)
             assert t_peers is not None, "no peers after the restart"
             t_ours = peers.wait(_ours)
@@ -202,7 +227,7 @@ def _answers_a_call(peers: Peers) -> bool:
             time.sleep(4 * BEAT_S)
             answered = any(m[0] & 0xF0 == 0x90 and m[2] for _, m in peers.got(t_call))
             if not answered and peers.hung():
-                raise PeerHung("a test peer stopped answering")
+                raise PeerHung(f"a test peer in {peers.folder} stopped listing its ports")
             return answered
         except PeerHung as exc:
             if attempt == 2:
@@ -237,7 +262,7 @@ def _said_within(rt: Rtgen, text: str, timeout_s: float) -> bool:
     return False
 
 
-def test_a_server_lost_again_while_rtgen_waits_for_its_ports() -> None:
+def test_a_server_lost_again_while_rtgen_waits_for_its_ports(tmp_path: Path) -> None:
     """The server goes away, comes back without the peers, and goes away again while rtgen
     waits for them: rtgen sees it (its waiting client alone never could), starts again,
     and once the server and the peers are back it answers; Ctrl-C ends it cleanly with 2
@@ -247,7 +272,8 @@ def test_a_server_lost_again_while_rtgen_waits_for_its_ports() -> None:
     server, env, log = spawn_dummy(name, sync=sync)
     assert wait_ready(name, server, env), log.read_text(errors="replace")
     env = {**env, "JACK_NO_START_SERVER": "1"}
-    peers = Peers(env)
+    (tmp_path / "life0").mkdir()
+    peers = Peers(tmp_path / "life0", env)
     rt = None
     try:
         assert peers.wait(lambda p: f"{KBD}:out" in p and f"{SYNTH}:in" in p), "no peers"
@@ -255,7 +281,7 @@ def test_a_server_lost_again_while_rtgen_waits_for_its_ports() -> None:
         time.sleep(0.5)
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=10)
-        peers.stop(server_gone=True)
+        peers.stop()
         server, env2, log = spawn_dummy(name, sync=sync)  # back, without the peers
         assert wait_ready(name, server, env2), log.read_text(errors="replace")
         assert _said_within(rt, f"waiting for '{SYNTH}' to come back", 15.0), rt.stderr()
@@ -265,7 +291,8 @@ def test_a_server_lost_again_while_rtgen_waits_for_its_ports() -> None:
         time.sleep(1.0)
         server, env2, log = spawn_dummy(name, sync=sync)
         assert wait_ready(name, server, env2), log.read_text(errors="replace")
-        peers = Peers(env)
+        (tmp_path / "life2").mkdir()
+        peers = Peers(tmp_path / "life2", env)
         assert peers.wait(lambda p: f"{KBD}:out" in p and f"{SYNTH}:in" in p), "no peers"
         assert peers.wait(_ours) is not None, rt.stderr()
         assert _answers_a_call(peers), _unanswered(rt, peers)

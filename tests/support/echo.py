@@ -17,22 +17,19 @@ from __future__ import annotations
 
 import threading
 
-from tests.support.peers import HostedPeer
+from tests.support.peers import PeerProcess
 
 ECHO = "rtgenTestEcho"
 
 
-class Echo(HostedPeer):
-    ROLE = "echo"
-
+class Echo:
     def __init__(self, delay_s: float = 0.025, name: str = ECHO, echo: bool = True) -> None:
-        super().__init__(name)
-        self.delay_s, self.echo = delay_s, echo
+        self.name, self.delay_s, self.echo = name, delay_s, echo
         self.got: list[tuple[float, list[int]]] = []  # (arrival, message)
         self.sent: list[tuple[float, float, list[int]]] = []  # (arrival, sent, message)
         self._lock = threading.Lock()
         args = (repr(float(delay_s)), "1" if echo else "0")
-        self._open(self._event, args)
+        self._host: PeerProcess | None = PeerProcess("echo", name, self._event, args)
 
     def _event(self, fields: list[str]) -> None:
         with self._lock:
@@ -48,3 +45,8 @@ class Echo(HostedPeer):
     @property
     def out_port(self) -> str:
         return f"{self.name}Out:out"
+
+    def delete(self) -> None:
+        if self._host is not None:
+            self._host.close()
+            self._host = None

@@ -52,22 +52,14 @@ class PeerProcess:
     """A peer's JACK client in a child process (peerhost.py) and the line protocol to it.
     ``on_event(fields)`` is called for each event line (a message a synth got, ``m``; an
     echo's arrival ``g`` and echo ``e``: peerhost.py), split, on this object's reader
-    thread. ``args``: the role's own (the echo's delay); ``env``: the child's environment
-    (a test's own JACK server), this process's by default."""
+    thread. ``args``: the role's own (the echo's delay)."""
 
     SCRIPT = Path(__file__).with_name("peerhost.py")
     REPLY_S = 10.0  # a child that does not answer in this long is a failed peer
 
     EVENTS = ("m ", "g ", "e ")
 
-    def __init__(
-        self,
-        role: str,
-        name: str,
-        on_event=None,
-        args: tuple[str, ...] = (),
-        env: dict[str, str] | None = None,
-    ) -> None:
+    def __init__(self, role: str, name: str, on_event=None, args: tuple[str, ...] = ()) -> None:
         self._on_event = on_event
         self._replies: queue.Queue[str] = queue.Queue()
         self._ready = threading.Event()
@@ -78,7 +70,6 @@ class PeerProcess:
             stdout=subprocess.PIPE,
             text=True,
             bufsize=1,
-            env=env,
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -112,17 +103,16 @@ class PeerProcess:
             raise RuntimeError(f"test peer exited ({self.proc.poll()}): {why}")
         return reply
 
-    def close(self, grace_s: float = REPLY_S) -> None:
-        """Close the port and end the child (killed if it does not end within ``grace_s``:
-        0 when its server is gone, where libjack may hang closing). A child that crashed on
-        the way out (the JACK race in the module docstring) is ignored."""
+    def close(self) -> None:
+        """Close the port and end the child (killed if it does not end in time). A child
+        that crashed on the way out (the JACK race in the module docstring) is ignored."""
         try:
             self.proc.stdin.write("q\n")
             self.proc.stdin.flush()
         except OSError:
             pass
         try:
-            self.proc.wait(timeout=grace_s)
+            self.proc.wait(timeout=self.REPLY_S)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
@@ -132,32 +122,7 @@ class PeerProcess:
                 pipe.close()
 
 
-class HostedPeer:
-    """What every test peer does with its child process: open it, list ports through it,
-    close it. ``env``: the children's environment (a test's own JACK server)."""
-
-    ROLE = ""
-
-    def __init__(self, name: str, env: dict[str, str] | None = None) -> None:
-        self.name, self.env = name, env
-        self._host: PeerProcess | None = None
-
-    def _open(self, on_event=None, args: tuple[str, ...] = ()) -> None:
-        self._host = PeerProcess(self.ROLE, self.name, on_event, args, self.env)
-
-    def delete(self, grace_s: float = PeerProcess.REPLY_S) -> None:
-        """Close the port and end the child (see PeerProcess.close)."""
-        if self._host is not None:
-            self._host.close(grace_s)
-            self._host = None
-
-    def ports(self) -> list[str]:
-        """The other side's ports of every client (outputs for an input, inputs for an
-        output), listed through this one; none when it is closed."""
-        return self._host.request("p").split("\t")[1:] if self._host is not None else []
-
-
-class Synth(HostedPeer):
+class Synth:
     """A JACK MIDI input that keeps every message it gets with its arrival time, across
     restarts (a synth that quits and comes back is one synth to count notes on).
 
@@ -169,13 +134,12 @@ class Synth(HostedPeer):
     ``time.perf_counter()`` by the tightest offset any poll saw, so a test can time what
     rtgen did against what the test did (a signal, a cable pulled)."""
 
-    ROLE = "synth"
-
-    def __init__(self, name: str = SYNTH, env: dict[str, str] | None = None) -> None:
-        super().__init__(name, env)
+    def __init__(self, name: str = SYNTH) -> None:
+        self.name = name
         self._raw: list[tuple[int, float, float, list[int]]] = []  # life, polled, t, message
         self._lock = threading.Lock()
         self._life = 0
+        self._host: PeerProcess | None = None
         self._taken = 0  # how far collect() has read
         self.start()
 
@@ -193,7 +157,12 @@ class Synth(HostedPeer):
             with self._lock:
                 self._raw.append((life, float(polled), float(t), [int(b) for b in message]))
 
-        self._open(arrived)
+        self._host = PeerProcess("synth", self.name, arrived)
+
+    def delete(self) -> None:
+        if self._host is not None:
+            self._host.close()
+            self._host = None
 
     @property
     def got(self) -> list[tuple[float, list[int]]]:
@@ -236,6 +205,10 @@ class Synth(HostedPeer):
                     self._taken = taken[-1][0] + 1
                 return [tuple(m) for _, m in taken]
             time.sleep(0.001)
+
+    def ports(self) -> list[str]:
+        """Output ports of every client, listed through this one."""
+        return _ports(self._host)
 
     def note_ons(self, since: float = 0.0, until: float = float("inf")) -> list[tuple[float, int]]:
         return [
@@ -289,18 +262,22 @@ class Synth(HostedPeer):
         return "\n".join(lines)
 
 
+def _ports(host: PeerProcess | None) -> list[str]:
+    """The ports the other side lists through ``host``'s client (none when it is closed)."""
+    return host.request("p").split("\t")[1:] if host is not None else []
+
+
 def _sleep_until(t: float) -> None:
     time.sleep(max(0.0, t - time.perf_counter()))
 
 
-class Keyboard(HostedPeer):
+class Keyboard:
     """A JACK MIDI output, the player's keyboard (its JACK client in a child process, as
     the synth's). ``send`` returns once rtmidi has taken every message."""
 
-    ROLE = "kbd"
-
-    def __init__(self, name: str = KBD, env: dict[str, str] | None = None) -> None:
-        super().__init__(name, env)
+    def __init__(self, name: str = KBD) -> None:
+        self.name = name
+        self._host: PeerProcess | None = None
         self.start()
 
     @property
@@ -309,7 +286,16 @@ class Keyboard(HostedPeer):
         return f"{self.name}:out"
 
     def start(self) -> None:
-        self._open()
+        self._host = PeerProcess("kbd", self.name)
+
+    def delete(self) -> None:
+        if self._host is not None:
+            self._host.close()
+            self._host = None
+
+    def ports(self) -> list[str]:
+        """Input ports of every client, listed through this one."""
+        return _ports(self._host)
 
     def send_many(self, messages) -> int:
         """Send ``messages`` in order; how many rtmidi refused (a malformed one)."""

@@ -47,6 +47,7 @@ from rtgen.inputgate import ACTION, CLOCK, PLAY, InputGate, action_calls
 from rtgen.io.guarded import GuardedOutput, SentLog
 from rtgen.io.jackrestart import restarts
 from rtgen.io.jackwatch import EXIT_SERVER_LOST, JackWatch
+from rtgen.io.jackwiring import Wiring
 from rtgen.jamrecord import log_header, write_record
 from rtgen.jamstats import JamStats, summary
 from rtgen.memoryfile import save_memory
@@ -170,6 +171,7 @@ class LiveJam:
         self.port_claim = None  # rtgen.io.portclaim: held while this jam plays to its port
         on_jack = "jack" in (getattr(out, "api", None), getattr(inp, "api", None))
         self.jack_watch = JackWatch.open() if on_jack else None  # the server's end, seen
+        self.wiring = Wiring(self.jack_watch, [out, inp, chords_in])  # cables made sure of
         self.stats = JamStats()
         self.gate = InputGate(self.sent, self.stats, settings, lambda: self.timeline.bpm)
         self.beats = BeatSender(self.timeline, self.scheduler, self.clock.now_ns, settings)
@@ -265,6 +267,7 @@ class LiveJam:
                     self._server_lost()
                     break
                 self.ports.check(now)
+                self.wiring.check(self.stats.reconnects)
                 next_check = now + PORT_CHECK_NS
             if now >= next_status:
                 next_status = now + STATUS_NS

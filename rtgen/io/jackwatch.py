@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import errno
 import functools
 import logging
 import time
@@ -45,6 +46,8 @@ def libjack() -> ctypes.CDLL | None:
     lib.jack_on_shutdown.argtypes = [ctypes.c_void_p, _SHUTDOWN, ctypes.c_void_p]
     lib.jack_activate.argtypes = [ctypes.c_void_p]
     lib.jack_client_close.argtypes = [ctypes.c_void_p]
+    lib.jack_connect.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p]
+    lib.jack_connect.restype = ctypes.c_int
     return lib
 
 
@@ -71,6 +74,14 @@ class JackWatch:
             log.debug("no JACK watch: %s", exc)
             return None
         return cls(lib, client) if client else None
+
+    def connect(self, source: str, destination: str) -> str:
+        """Wire two ports by their full names: "made" (they were not wired), "there" (they
+        were), or "failed" (a port is missing, or the server refused)."""
+        if not self._client or self.lost:
+            return "failed"
+        rc = self._lib.jack_connect(self._client, source.encode(), destination.encode())
+        return "made" if rc == 0 else "there" if rc == errno.EEXIST else "failed"
 
     def _on_shutdown(self, _arg) -> None:  # JACK's thread: set a flag, nothing more
         self.lost_at = time.perf_counter()

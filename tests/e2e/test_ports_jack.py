@@ -6,8 +6,9 @@ import json
 import os
 import time
 
-from tests.support.peers import Keyboard
-from tests.support.play import run_rtgen
+from rtgen.io.jackwatch import JackWatch
+from tests.support.peers import Keyboard, Synth
+from tests.support.play import run_rtgen, wait_for
 
 
 def test_ports_json_lists_other_clients_output_as_input(keyboard: Keyboard) -> None:
@@ -42,3 +43,22 @@ def test_ports_without_jack_server_is_one_line_error() -> None:
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("rtgen: error: ") and "jack" in lines[0]
     assert elapsed < 5, f"took {elapsed:.1f} s"
+
+
+def test_the_watch_client_wires_two_ports_and_says_what_it_found(
+    keyboard: Keyboard, synth: Synth
+) -> None:
+    """JackWatch.connect (what rtgen/io/jackwiring.py makes a missing cable with): two
+    unwired ports are wired ("made", and a message then flows), wired ones are "there",
+    and a port that does not exist is "failed"."""
+    watch = JackWatch.open("rtgen-test-wiring")
+    assert watch is not None
+    try:
+        assert watch.connect(keyboard.port, synth.port) == "made"
+        assert watch.connect(keyboard.port, synth.port) == "there"
+        assert watch.connect(keyboard.port, "rtgenNoSuchClient:in") == "failed"
+        t0 = time.perf_counter()
+        keyboard.send([0x90, 60, 100])
+        assert wait_for(lambda: synth.first(t0, lambda m: m[:2] == [0x90, 60]), 2.0)
+    finally:
+        watch.close()

@@ -181,7 +181,7 @@ def test_rtgen_plays_on_after_the_jack_server_comes_back(tmp_path: Path) -> None
             t_peers = peers.wait(lambda p: f"{KBD}:out" in p and f"{SYNTH}:in" in p)
             assert t_peers is not None, "no peers after the restart"
             t_ours = peers.wait(_ours)
-            assert t_ours is not None, rt.stderr()
+            assert t_ours is not None, f"{rt.stderr()}\nrtgen's threads:\n{rt.stacks()}"
             print(
                 f"restart {k}: noticed in {noticed * 1e3:.0f} ms; server back -> peers "
                 f"{t_peers - t_back:.2f} s, -> rtgen's ports {t_ours - t_back:.2f} s "
@@ -240,15 +240,22 @@ def _answers_a_call(peers: Peers) -> bool:
 
 
 def _unanswered(rt: Rtgen, peers: Peers) -> str:
-    """What a failed call leaves to read: rtgen stopped with Ctrl-C, so its last exit line
-    says whether it heard the call (notes_in) and sent an answer (sent); what the synth got;
-    the ports the peers list."""
+    """What a failed call leaves to read: every port and its connections (jack_lsp -c, taken
+    while rtgen still runs: is rtgen wired to the peers?); rtgen stopped with Ctrl-C, so its
+    last exit line says whether it heard the call (notes_in) and sent an answer (sent); what
+    the synth got."""
+    try:
+        wiring = subprocess.run(
+            ["jack_lsp", "-c"], env=peers.env, capture_output=True, text=True, timeout=10
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        wiring = f"(jack_lsp -c failed: {exc})"
     try:
         rt.stop(signal.SIGINT, timeout_s=10)
     except subprocess.TimeoutExpired:
         pass  # a hung rtgen: its stderr so far, then the finally kills it
     return (
-        f"synth got {len(peers.got())} messages; peers list {peers.ports()}; "
+        f"synth got {len(peers.got())} messages; ports and connections:\n{wiring}\n"
         f"rtgen's stderr:\n{rt.stderr()}"
     )
 
@@ -294,7 +301,7 @@ def test_a_server_lost_again_while_rtgen_waits_for_its_ports(tmp_path: Path) -> 
         (tmp_path / "life2").mkdir()
         peers = Peers(tmp_path / "life2", env)
         assert peers.wait(lambda p: f"{KBD}:out" in p and f"{SYNTH}:in" in p), "no peers"
-        assert peers.wait(_ours) is not None, rt.stderr()
+        assert peers.wait(_ours) is not None, f"{rt.stderr()}\nrtgen's threads:\n{rt.stacks()}"
         assert _answers_a_call(peers), _unanswered(rt, peers)
         code, _ = rt.stop(signal.SIGINT, timeout_s=10)
         assert code == 0, rt.stderr()

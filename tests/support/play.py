@@ -92,6 +92,19 @@ class Rtgen:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
+    def stacks(self) -> str:
+        """Every thread's C stack of the running rtgen (gdb, when installed): where a hung
+        rtgen hangs, for a failure message."""
+        if shutil.which("gdb") is None or not self.alive():
+            return "(no stacks: no gdb here, or rtgen has exited)"
+        cmd = ["gdb", "-p", str(self.pid), "-batch", "-ex", "thread apply all bt 25"]
+        try:
+            res = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+        except subprocess.TimeoutExpired:
+            return "(gdb did not finish in 30 s)"
+        lines = res.stdout.splitlines()
+        return "\n".join(line for line in lines if line.startswith(("#", "Thread")))
+
     def rss_mb(self) -> float:
         text = Path(f"/proc/{self.pid}/status").read_text()
         return int(re.search(r"VmRSS:\s+(\d+) kB", text).group(1)) / 1024

@@ -421,4 +421,5 @@ class LiveJam:
         engine, sched = self.engine.stats(), self.scheduler.stats
         out = summary(self.stats, engine, sched, self.inp.dropped, len(self.ledger))
         out["server_restarts"] = restarts()  # times this jam came back after JACK did
+        out["cables_made"] = self.wiring.made  # JACK cables rtmidi left unmade (jackwiring.py)
         return out

@@ -198,6 +198,7 @@ def test_rtgen_plays_on_after_the_jack_server_comes_back(tmp_path: Path) -> None
         assert _sounding(peers.got()) == 0
         # an exit line for each jam: before the first loss, and after each restart
         lines = re.findall(r"rtgen: stats (.*)", rt.stderr())
+        print("exit lines:\n" + "\n".join(lines))
         assert len(lines) == RESTARTS + 1, rt.stderr()
         last = dict(kv.split("=") for kv in lines[-1].split())
         assert last["server_restarts"] == str(RESTARTS) and last["sounding"] == "0", lines[-1]

@@ -108,29 +108,45 @@ def test_ports_unplugged_and_replugged_mid_answer(rig: Rig) -> None:
     assert rig.synth.sounding() == 0, rig.synth.stuck_report()
 
 
+def _unplug_holding_a_chord(
+    rig: Rig, kbd: Keyboard, args: list[str], held: tuple, then: tuple
+) -> list[dict]:
+    """rtgen runs with ``args``; ``kbd`` holds ``held`` down, goes away, comes back after
+    three port checks and plays ``then`` (down, then up); rtgen, stopped, exited cleanly and
+    counted the loss and the reconnect. Returns the session log's records."""
+    log = rig.tmp / f"session-{len(list(rig.tmp.glob('session-*.jsonl')))}.jsonl"
+    proc = rig.start("--seed", "3", *args, "--log", str(log))
+    kbd.send(*([0x90, p, 70] for p in held))
+    time.sleep(0.3)
+    kbd.delete()
+    time.sleep(0.6)  # three port checks
+    kbd.start()
+    time.sleep(0.8)  # found and reopened within a few checks
+    kbd.send(*([0x90, p, 70] for p in then))
+    time.sleep(0.3)
+    kbd.send(*([0x80, p, 0] for p in then))
+    code, _ = proc.stop()
+    st, err = proc.stats(), proc.stderr()
+    assert code == 0 and "Traceback" not in err, err
+    assert st["port_losses"] >= 1 and st["reconnects"] >= 1, st
+    return [json.loads(line) for line in log.read_text().splitlines()]
+
+
 def test_the_chord_port_unplugged_and_replugged(rig: Rig) -> None:
     """--chords PORT: the chord keyboard goes away holding F major and comes back. rtgen
     counts the loss, lets the held keys go (logged, so replay agrees; they cannot join the
     next chord), reopens the port, and hears the returning keyboard's chord."""
     chords = Keyboard(CHORDS)
-    log = rig.tmp / "session.jsonl"
     try:
-        proc = rig.start("--seed", "3", "--chords", CHORDS, "--log", str(log))
-        chords.send(*([0x90, p, 70] for p in (65, 69, 72)))  # F A C held
-        time.sleep(0.3)
-        chords.delete()
-        time.sleep(0.6)  # three port checks
-        chords.start()
-        time.sleep(0.8)  # found and reopened within a few checks
-        chords.send(*([0x90, p, 70] for p in (67, 71, 74)))  # G B D
-        time.sleep(0.3)
-        code, _ = proc.stop()
+        records = _unplug_holding_a_chord(
+            rig,
+            chords,
+            ["--chords", CHORDS],
+            (65, 69, 72),
+            (67, 71, 74),  # F A C, G B D
+        )
     finally:
         chords.delete()
-    st, err = proc.stats(), proc.stderr()
-    assert code == 0 and "Traceback" not in err, err
-    assert st["port_losses"] >= 1 and st["reconnects"] >= 1, st
-    records = [json.loads(line) for line in log.read_text().splitlines()]
     assert [r["k"] for r in records].count("chordsgone") == 1, records  # keys let go, once
     gone = next(i for i, r in enumerate(records) if r["k"] == "chordsgone")
     after = [r["m"][1] for r in records[gone:] if r.get("h") and r["m"][0] & 0xF0 == 0x90]
@@ -143,22 +159,13 @@ def test_the_left_hand_of_a_split_keyboard_unplugged_and_replugged(rig: Rig) -> 
     cannot join the next chord), and the returning keyboard's chord is heard. Without a
     split, losing the keyboard lets no chord keys go."""
     for split in ("C4", "none"):
-        log = rig.tmp / f"session-{split}.jsonl"
-        proc = rig.start("--seed", "3", "--split", split, "--log", str(log))
-        rig.kbd.send(*([0x90, p, 70] for p in (53, 57, 48)))  # F A C, below C4
-        time.sleep(0.3)
-        rig.kbd.delete()
-        time.sleep(0.6)  # three port checks
-        rig.kbd.start()
-        time.sleep(0.8)  # found and reopened within a few checks
-        rig.kbd.send(*([0x90, p, 70] for p in (55, 59, 50)))  # G B D
-        time.sleep(0.3)
-        rig.kbd.send(*([0x80, p, 0] for p in (55, 59, 50)))
-        code, _ = proc.stop()
-        st, err = proc.stats(), proc.stderr()
-        assert code == 0 and "Traceback" not in err, err
-        assert st["port_losses"] >= 1 and st["reconnects"] >= 1, st
-        records = [json.loads(line) for line in log.read_text().splitlines()]
+        records = _unplug_holding_a_chord(
+            rig,
+            rig.kbd,
+            ["--split", split],
+            (53, 57, 48),
+            (55, 59, 50),  # below C4
+        )
         kinds = [r["k"] for r in records]
         if split == "none":
             assert "chordsgone" not in kinds, records

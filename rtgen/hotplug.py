@@ -49,8 +49,9 @@ class _InputWatch:
 
 
 class PortWatch:
-    """Watches the ports; ``output_lost(now)``, ``release_keys(now)``,
-    ``release_chord_keys(now)`` and ``input_lost(now)`` are the loop's."""
+    """Watches the ports; ``output_lost(now)``, ``input_lost(now)`` (the input gone: its
+    keys, and on a split keyboard its chord keys), ``release_keys(now)`` (the keys alone,
+    after a flood's calm) and ``release_chord_keys(now)`` are the loop's."""
 
     def __init__(
         self,
@@ -58,19 +59,17 @@ class PortWatch:
         inp: InputPort,
         stats: JamStats,
         output_lost: Callable[[int], None],
+        input_lost: Callable[[int], None],
         release_keys: Callable[[int], None],
         now_ns: int,
         chords: InputPort | None = None,
         release_chord_keys: Callable[[int], None] | None = None,
-        input_lost: Callable[[int], None] | None = None,
     ) -> None:
         self.out, self.inp, self.stats = out, inp, stats
         self._output_lost, self._release_keys = output_lost, release_keys
         self._out_seen_ns = now_ns  # the output's last check found it present
         self._out_away = False
-        # the input gone: input_lost (its keys and, on a split keyboard, its chord), else
-        # release_keys, the keys alone (what a calm after a flood releases)
-        self._inputs = [_InputWatch(inp, "input port", stats, input_lost or release_keys)]
+        self._inputs = [_InputWatch(inp, "input port", stats, input_lost)]
         if chords is not None and release_chord_keys is not None:
             self._inputs.append(_InputWatch(chords, "chord port", stats, release_chord_keys))
         self._drops_seen = self._seen = 0

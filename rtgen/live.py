@@ -180,11 +180,11 @@ class LiveJam:
             inp,
             self.stats,
             self._output_lost,
+            self._input_lost,
             self._release_held,
             self.clock.now_ns(),
             chords=chords_in,
             release_chord_keys=self._release_chord_keys,
-            input_lost=self._input_lost,
         )
         self._stopping = False
         self.restart = False  # the server went away: start again once it is back
